@@ -1,0 +1,178 @@
+//! The unified stream events every provider's stream decoder produces, and an assembler that
+//! folds them into a [`Response`] (so a stream and a whole response can be compared directly).
+use serde::Serialize;
+use serde_json::Value;
+
+use super::model::{ContentPart, FinishKind, FinishReason, Provider, Response, Usage, Warning};
+
+/// One unified stream event. Tool calls are identified by `index`, their position among the
+/// tool calls of this response (providers number blocks differently; this is stable).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum StreamEvent {
+    /// The provider accepted the request and started answering.
+    #[serde(rename_all = "camelCase")]
+    Start {
+        id: Option<String>,
+        model: Option<String>,
+    },
+    TextDelta {
+        text: String,
+    },
+    ReasoningDelta {
+        text: String,
+    },
+    /// Anthropic's thinking signature, needed to send the reasoning back on a later turn.
+    ReasoningSignature {
+        signature: String,
+    },
+    ToolCallStart {
+        index: u32,
+        id: String,
+        name: String,
+    },
+    /// A fragment of the arguments' JSON text.
+    #[serde(rename_all = "camelCase")]
+    ToolCallDelta {
+        index: u32,
+        arguments_delta: String,
+    },
+    /// The call is complete and its arguments parsed.
+    ToolCallEnd {
+        index: u32,
+        id: String,
+        name: String,
+        arguments: Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
+    /// The cumulative usage so far (sent whenever the provider reports it).
+    Usage {
+        usage: Usage,
+    },
+    /// The terminal event of a complete stream.
+    Finish {
+        reason: FinishReason,
+        usage: Usage,
+    },
+}
+
+/// Folds stream events into a response, the way `chat()` would have returned it.
+#[derive(Debug)]
+pub struct ResponseAssembler {
+    provider: Provider,
+    id: Option<String>,
+    model: String,
+    content: Vec<ContentPart>,
+    usage: Usage,
+    finish: Option<FinishReason>,
+    request_id: Option<String>,
+    warnings: Vec<Warning>,
+}
+
+impl ResponseAssembler {
+    pub fn new(provider: Provider, requested_model: &str) -> Self {
+        ResponseAssembler {
+            provider,
+            id: None,
+            model: requested_model.to_string(),
+            content: Vec::new(),
+            usage: Usage::default(),
+            finish: None,
+            request_id: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn set_request_id(&mut self, id: Option<String>) {
+        self.request_id = id;
+    }
+
+    pub fn add_warnings(&mut self, warnings: &[Warning]) {
+        self.warnings.extend_from_slice(warnings);
+    }
+
+    /// The text delivered so far.
+    pub fn text(&self) -> String {
+        self.content
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
+
+    pub fn push(&mut self, event: &StreamEvent) {
+        match event {
+            StreamEvent::Start { id, model } => {
+                self.id.clone_from(id);
+                if let Some(model) = model {
+                    self.model.clone_from(model);
+                }
+            }
+            StreamEvent::TextDelta { text } => match self.content.last_mut() {
+                Some(ContentPart::Text { text: last, .. }) => last.push_str(text),
+                _ => self.content.push(ContentPart::text(text.clone())),
+            },
+            StreamEvent::ReasoningDelta { text } => match self.content.last_mut() {
+                Some(ContentPart::Reasoning { text: last, .. }) => last.push_str(text),
+                _ => self.content.push(ContentPart::Reasoning {
+                    text: text.clone(),
+                    signature: None,
+                }),
+            },
+            StreamEvent::ReasoningSignature { signature } => {
+                if let Some(ContentPart::Reasoning {
+                    signature: slot, ..
+                }) = self.content.last_mut()
+                {
+                    *slot = Some(signature.clone());
+                }
+            }
+            StreamEvent::ToolCallStart { .. } | StreamEvent::ToolCallDelta { .. } => {}
+            StreamEvent::ToolCallEnd {
+                id,
+                name,
+                arguments,
+                signature,
+                ..
+            } => self.content.push(ContentPart::ToolCall {
+                id: id.clone(),
+                name: name.clone(),
+                arguments: arguments.clone(),
+                signature: signature.clone(),
+            }),
+            StreamEvent::Usage { usage } => self.usage.merge(usage),
+            StreamEvent::Finish { reason, usage } => {
+                self.usage.merge(usage);
+                self.finish = Some(reason.clone());
+            }
+        }
+    }
+
+    /// Whether the terminal `Finish` event was seen.
+    pub fn is_finished(&self) -> bool {
+        self.finish.is_some()
+    }
+
+    pub fn into_response(self) -> Response {
+        Response {
+            id: self.id,
+            provider: self.provider,
+            model: self.model,
+            content: self.content,
+            finish_reason: self.finish.unwrap_or(FinishReason {
+                unified: FinishKind::Other,
+                raw: None,
+            }),
+            usage: self.usage,
+            request_id: self.request_id,
+            warnings: self.warnings,
+        }
+    }
+}
