@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target for a bounded time each (default 60 s), one core, and reports
+# crashes. Not part of CI. Needs the nightly toolchain; installs cargo-fuzz if missing.
+# Usage: scripts/fuzz.sh [seconds-per-target] [target ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+shift || true
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
+status=0
+for target in "${targets[@]}"; do
+  echo "== fuzzing $target for ${seconds}s"
+  # -rss_limit_mb catches unbounded memory growth; -max_len keeps inputs realistic.
+  if ! (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" \
+        -rss_limit_mb=1024 -max_len=65536 -print_final_stats=1 2>&1 | tail -n 15); then
+    status=1
+  fi
+done
+ls fuzz/artifacts/*/ 2>/dev/null && echo "crash artifacts above" || echo "no crash artifacts"
+exit $status
