@@ -1,0 +1,210 @@
+// The idiomatic JavaScript face of llm-edge over its wasm core. Each runtime entry
+// (node.js, browser.js, workerd.js) initialises the wasm module, then re-exports this file.
+import { WasmClient } from "./wasm/llm_edge.js";
+
+/** Every failure of llm-edge: one class, classified by `kind`. */
+export class LlmEdgeError extends Error {
+  constructor(details) {
+    super(details.message);
+    this.name = "LlmEdgeError";
+    this.kind = details.kind;
+    this.status = details.status ?? undefined;
+    this.provider = details.provider ?? undefined;
+    this.providerCode = details.providerCode ?? undefined;
+    this.requestId = details.requestId ?? undefined;
+    this.retryable = Boolean(details.retryable);
+    this.retryAfterMs = details.retryAfterMs ?? undefined;
+    this.timeout = details.timeout ?? undefined;
+    this.usage = details.usage ?? undefined;
+  }
+}
+
+function toError(raw) {
+  if (typeof raw === "string" && raw.startsWith('{"llmEdgeError":true')) {
+    return new LlmEdgeError(JSON.parse(raw));
+  }
+  return raw instanceof Error ? raw : new Error(String(raw));
+}
+
+const isBrowser = typeof window !== "undefined" && typeof document !== "undefined";
+const CALL_OPTION_KEYS = ["signal"];
+
+function callJson(request) {
+  if (request === null || typeof request !== "object") {
+    throw new LlmEdgeError({ kind: "invalid_request", message: "a request object is required" });
+  }
+  return JSON.stringify(request, (key, value) => (CALL_OPTION_KEYS.includes(key) ? undefined : value));
+}
+
+function abortedError() {
+  return new LlmEdgeError({ kind: "cancelled", message: "the call was aborted by the caller" });
+}
+
+/** Links an AbortSignal to a wasm call handle; returns a function that unlinks it. */
+function linkSignal(signal, handle) {
+  if (!signal) return () => {};
+  const onAbort = () => handle.cancel();
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
+}
+
+export class Client {
+  #wasm;
+
+  constructor(options = {}) {
+    const providers = options.providers ?? {};
+    if (isBrowser && !options.dangerouslyAllowBrowser) {
+      for (const [name, settings] of Object.entries(providers)) {
+        if (settings && settings.apiKey) {
+          throw new LlmEdgeError({
+            kind: "config",
+            provider: name,
+            message:
+              `a ${name} API key was given in a browser, where any visitor can read it. ` +
+              "Point baseUrl at an llm-edge proxy (which keeps keys server-side) and drop apiKey, " +
+              "or pass dangerouslyAllowBrowser: true if you really mean it.",
+          });
+        }
+      }
+    }
+    const anthropic = providers.anthropic;
+    if (isBrowser && anthropic?.apiKey) {
+      // Anthropic answers CORS only when the caller acknowledges the key is exposed.
+      options = {
+        ...options,
+        providers: {
+          ...providers,
+          anthropic: { ...anthropic, headers: { "anthropic-dangerous-direct-browser-access": "true", ...anthropic.headers } },
+        },
+      };
+    }
+    try {
+      this.#wasm = new WasmClient(JSON.stringify(options));
+    } catch (raw) {
+      throw toError(raw);
+    }
+  }
+
+  /** Sends one request and resolves with the whole response. */
+  async chat(request) {
+    if (request?.signal?.aborted) throw abortedError();
+    let call;
+    try {
+      call = this.#wasm.chat(callJson(request));
+    } catch (raw) {
+      throw toError(raw);
+    }
+    const unlink = linkSignal(request.signal, call);
+    try {
+      return JSON.parse(await call.result());
+    } catch (raw) {
+      throw toError(raw);
+    } finally {
+      unlink();
+      call.free();
+    }
+  }
+
+  /** Starts a streamed call: an async iterable of events, convertible to a ReadableStream. */
+  stream(request) {
+    let handle;
+    try {
+      handle = this.#wasm.stream(callJson(request));
+    } catch (raw) {
+      throw toError(raw);
+    }
+    return new ChatStream(handle, request.signal);
+  }
+}
+
+export class ChatStream {
+  #handle;
+  #buffer = [];
+  #done = false;
+  #unlink;
+
+  constructor(handle, signal) {
+    this.#handle = handle;
+    // On abort, events already buffered are discarded: the next one is the cancellation.
+    const onAbort = { cancel: () => { this.#buffer = []; handle.cancel(); } };
+    this.#unlink = linkSignal(signal, onAbort);
+    if (signal?.aborted) onAbort.cancel();
+  }
+
+  async next() {
+    if (this.#buffer.length > 0) return { value: this.#buffer.shift(), done: false };
+    if (this.#done) return { value: undefined, done: true };
+    let batch;
+    try {
+      batch = await this.#handle.next();
+    } catch (raw) {
+      this.#finish();
+      const error = toError(raw);
+      // An error is also an event, so that `for await` users see it without try/catch.
+      return { value: { type: "error", error }, done: false };
+    }
+    if (batch === undefined) {
+      this.#finish();
+      return { value: undefined, done: true };
+    }
+    this.#buffer = JSON.parse(batch);
+    const value = this.#buffer.shift();
+    if (value.type === "finish" && this.#buffer.length === 0) this.#finish();
+    return { value, done: false };
+  }
+
+  /** Called by `break` in a `for await`: cancels the underlying fetch. */
+  async return() {
+    this.cancel();
+    return { value: undefined, done: true };
+  }
+
+  /** Stops the stream and aborts its fetch. */
+  cancel() {
+    if (!this.#done) this.#handle.cancel();
+    this.#finish();
+  }
+
+  #finish() {
+    if (this.#done) return;
+    this.#done = true;
+    this.#unlink();
+    this.#handle.free();
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** The text deltas only, as an async iterable of strings. Throws on an error event. */
+  async *textStream() {
+    for await (const event of this) {
+      if (event.type === "text-delta") yield event.text;
+      else if (event.type === "error") throw event.error;
+    }
+  }
+
+  /**
+   * A web ReadableStream of the events (objects), or with `{ format: "sse" }` of
+   * Server-Sent-Events bytes (`event: <type>` / `data: <json>`), ready to return from a Response.
+   */
+  toReadableStream({ format = "objects" } = {}) {
+    const encoder = new TextEncoder();
+    const iterator = this;
+    return new ReadableStream({
+      async pull(controller) {
+        const { value, done } = await iterator.next();
+        if (done) return controller.close();
+        if (format === "sse") {
+          const data = value.type === "error" ? { type: "error", error: { ...value.error, message: value.error.message } } : value;
+          controller.enqueue(encoder.encode(`event: ${value.type}\ndata: ${JSON.stringify(data)}\n\n`));
+        } else {
+          controller.enqueue(value);
+        }
+      },
+      cancel() {
+        iterator.cancel();
+      },
+    });
+  }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/ (release wasm, wasm-bindgen glue, wasm-opt -Oz).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "[build] npm package: cargo build (release, wasm32, feature js)"
+cargo build --lib --release --target wasm32-unknown-unknown --no-default-features --features js
+rm -rf pkg/wasm
+wasm-bindgen target/wasm32-unknown-unknown/release/llm_edge.wasm \
+  --out-dir pkg/wasm --out-name llm_edge --target web --no-typescript
+# Debian's binaryen is too old (its output crashes at load): use the pinned npm one.
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals \
+  pkg/wasm/llm_edge_bg.wasm -o pkg/wasm/llm_edge_bg.wasm
+node scripts/size.mjs
