@@ -214,7 +214,8 @@ fn tools(request: &Request) -> Vec<wire::Tool<'_>> {
         .map(|tool| wire::FunctionDeclaration {
             name: &tool.name,
             description: tool.description.as_deref(),
-            parameters: (!declares_no_parameters(&tool.parameters)).then_some(&tool.parameters),
+            parameters_json_schema: (!declares_no_parameters(&tool.parameters))
+                .then_some(&tool.parameters),
         })
         .collect();
     vec![wire::Tool {
@@ -715,7 +716,7 @@ mod tests {
             body["tools"],
             json!([{"functionDeclarations": [
                 {"name": "get_weather", "description": "Current weather for a city",
-                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+                 "parametersJsonSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
                 {"name": "now"}
             ]}])
         );

@@ -109,12 +109,15 @@ pub(super) struct Tool<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct FunctionDeclaration<'a> {
     pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
+    /// Full JSON Schema: the older `parameters` field takes only an OpenAPI subset and rejects
+    /// common keywords such as `additionalProperties`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<&'a Value>,
+    pub parameters_json_schema: Option<&'a Value>,
 }
 
 #[derive(Debug, Serialize)]
