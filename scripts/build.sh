@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/ (release wasm, wasm-bindgen glue, wasm-opt -Oz).
+# Builds the npm package into pkg/ (release wasm, wasm-bindgen glue, wasm-opt -Oz) and the
+# Worker proxy into build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,3 +15,6 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
   --enable-sign-ext --enable-mutable-globals \
   pkg/wasm/llm_edge_bg.wasm -o pkg/wasm/llm_edge_bg.wasm
 node scripts/size.mjs
+
+echo "[build] Worker proxy: worker-build (feature proxy)"
+bash scripts/build-worker.sh

@@ -21,6 +21,11 @@ if [ "$have" != "$want" ]; then
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
+if [ "$(worker-build --version 2>/dev/null)" != "0.8.7" ]; then
+  say "installing worker-build 0.8.7 (a few minutes, once)"
+  cargo install worker-build --version 0.8.7
+fi
+
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] ||
    { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   say "installing npm dev dependencies"

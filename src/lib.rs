@@ -6,3 +6,6 @@ pub mod core;
 
 #[cfg(feature = "js")]
 pub mod js;
+
+#[cfg(feature = "proxy")]
+pub mod proxy;
