@@ -84,21 +84,18 @@ impl TimeoutOptions {
 }
 
 #[derive(Deserialize)]
-struct ClientOptions {
+struct ProvidersField {
     #[serde(default)]
     providers: ProvidersOptions,
-    #[serde(flatten)]
-    timeouts: TimeoutOptions,
 }
 
+/// The per-call settings that sit beside the request's fields in the same JS object. Read by
+/// a second pass over the JSON rather than `#[serde(flatten)]`, whose buffering doubles the
+/// deserialisation code in the wasm.
 #[derive(Deserialize)]
-struct CallJson {
-    #[serde(flatten)]
-    request: Request,
+struct CallExtras {
     #[serde(default)]
     headers: BTreeMap<String, String>,
-    #[serde(flatten)]
-    timeouts: TimeoutOptions,
 }
 
 /// The response as JS sees it: the core response plus derived conveniences.
@@ -161,12 +158,13 @@ pub struct WasmClient {
 impl WasmClient {
     #[wasm_bindgen(constructor)]
     pub fn new(options_json: &str) -> Result<WasmClient, JsValue> {
-        let options: ClientOptions = parse_json(options_json, "client options")?;
+        let ProvidersField { providers } = parse_json(options_json, "client options")?;
+        let timeouts: TimeoutOptions = parse_json(options_json, "client options")?;
         let config = ClientConfig {
-            anthropic: options.providers.anthropic.map(Into::into),
-            openai: options.providers.openai.map(Into::into),
-            gemini: options.providers.gemini.map(Into::into),
-            timeouts: options.timeouts.apply(Timeouts::default()),
+            anthropic: providers.anthropic.map(Into::into),
+            openai: providers.openai.map(Into::into),
+            gemini: providers.gemini.map(Into::into),
+            timeouts: timeouts.apply(Timeouts::default()),
         };
         Ok(WasmClient {
             client: Client::new(FetchTransport, JsClock, config),
@@ -195,13 +193,14 @@ impl WasmClient {
 
 impl WasmClient {
     fn parse_call(&self, call_json: &str) -> Result<(Request, CallOptions), JsValue> {
-        let call: CallJson = parse_json(call_json, "request")?;
+        let request: Request = parse_json(call_json, "request")?;
+        let extras: CallExtras = parse_json(call_json, "request")?;
+        let timeouts: TimeoutOptions = parse_json(call_json, "request")?;
         let options = CallOptions {
-            headers: call.headers.into_iter().collect::<Headers>(),
-            timeouts: (!call.timeouts.is_empty())
-                .then(|| call.timeouts.apply(self.client.config().timeouts)),
+            headers: extras.headers.into_iter().collect::<Headers>(),
+            timeouts: (!timeouts.is_empty()).then(|| timeouts.apply(self.client.config().timeouts)),
         };
-        Ok((call.request, options))
+        Ok((request, options))
     }
 }
 
