@@ -4,6 +4,9 @@
 //! touches `fetch`, timers or the wall clock, so every rule is tested natively.
 pub mod core;
 
+#[cfg(any(feature = "js", feature = "proxy"))]
+mod web;
+
 #[cfg(feature = "js")]
 pub mod js;
 

@@ -1,13 +1,14 @@
 //! One error type for everything that can go wrong, classified so that policies (retry,
 //! fallback, breaker) and callers decide from the kind, never from message text.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::http::Headers;
 use super::model::{Provider, Usage};
+use super::policy::Attempt;
 use super::sse::SseError;
 
 /// What went wrong, in categories a caller can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -42,6 +43,10 @@ pub enum ErrorKind {
     Cancelled,
     /// The client or proxy configuration is invalid.
     Config,
+    /// Nothing was sent: the circuit breaker of every target that could serve the call is
+    /// open (too many recent failures). `retry_after` says when the first one will admit a
+    /// probe again.
+    CircuitOpen,
 }
 
 impl ErrorKind {
@@ -65,6 +70,7 @@ impl ErrorKind {
             ErrorKind::BudgetExceeded => "budget_exceeded",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Config => "config",
+            ErrorKind::CircuitOpen => "circuit_open",
         }
     }
 
@@ -205,6 +211,10 @@ struct ErrorDetails {
     timeout: Option<TimeoutKind>,
     /// Usage known when a stream failed midway, so that what was consumed is still billed.
     usage: Option<Usage>,
+    /// Every attempt of the call that ended with this error, in order (set by the client's
+    /// policy loop; empty for errors that never reached it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attempts: Vec<Attempt>,
 }
 
 /// The one error type of llm-edge. Boxed so that `Result<T, Error>` stays small.
@@ -224,6 +234,7 @@ impl Error {
             retry_after: None,
             timeout: None,
             usage: None,
+            attempts: Vec::new(),
         }))
     }
 
@@ -263,6 +274,17 @@ impl Error {
         self
     }
 
+    /// Replaces the message (the policy loop rewrites it to tell the story of all attempts).
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.0.message = message.into();
+        self
+    }
+
+    pub fn with_attempts(mut self, attempts: Vec<Attempt>) -> Self {
+        self.0.attempts = attempts;
+        self
+    }
+
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
     }
@@ -299,12 +321,19 @@ impl Error {
         self.0.usage.as_ref()
     }
 
+    /// The attempts of the call that ended with this error (targets, errors, waits), in order.
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.0.attempts
+    }
+
     /// Worth trying again on the same target: transient rate limits, overload, 5xx, network
     /// failures, per-attempt timeouts, and streams that broke (the policy layer additionally
-    /// refuses once content has reached the caller).
+    /// refuses once content has reached the caller). An open circuit is worth trying again
+    /// after its `retry_after`.
     pub fn is_retryable(&self) -> bool {
         match self.kind() {
             ErrorKind::RateLimited
+            | ErrorKind::CircuitOpen
             | ErrorKind::Overloaded
             | ErrorKind::ServerError
             | ErrorKind::Network
@@ -434,6 +463,7 @@ mod tests {
         assert!(Error::new(ErrorKind::RateLimited, "").is_retryable());
         assert!(Error::new(ErrorKind::Overloaded, "").is_retryable());
         assert!(Error::new(ErrorKind::Network, "").is_retryable());
+        assert!(Error::new(ErrorKind::CircuitOpen, "").is_retryable());
         assert!(Error::timeout(TimeoutKind::Idle, "").is_retryable());
         assert!(!Error::timeout(TimeoutKind::Total, "").is_retryable());
         assert!(!Error::new(ErrorKind::QuotaExceeded, "").is_retryable());

@@ -50,6 +50,10 @@ pub trait Clock {
     fn now_ms(&self) -> u64;
     /// Resolves after `ms` milliseconds; dropping the future cancels the timer.
     fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
+    /// A uniformly distributed number in `[0, 1)`: the runtime's entropy source, used to
+    /// jitter retry delays so that clients failing together do not retry together. Need not
+    /// be cryptographically secure (`Math.random()` in JS; a seeded generator in tests).
+    fn random_unit(&self) -> f64;
 }
 
 /// Which of two futures finished first.

@@ -17,10 +17,10 @@ use crate::core::provider::ProviderConfig;
 use crate::core::runtime::{select, Either};
 
 mod cancel;
-mod transport;
+
 
 use cancel::Cancel;
-use transport::{FetchTransport, JsClock};
+use crate::web::{FetchTransport, JsClock};
 
 type CoreClient = Client<FetchTransport, JsClock>;
 
@@ -165,9 +165,10 @@ impl WasmClient {
             openai: providers.openai.map(Into::into),
             gemini: providers.gemini.map(Into::into),
             timeouts: timeouts.apply(Timeouts::default()),
+            ..ClientConfig::default()
         };
         Ok(WasmClient {
-            client: Client::new(FetchTransport, JsClock, config),
+            client: Client::new(FetchTransport, JsClock, config).map_err(|e| error_to_js(&e))?,
         })
     }
 
@@ -199,6 +200,7 @@ impl WasmClient {
         let options = CallOptions {
             headers: extras.headers.into_iter().collect::<Headers>(),
             timeouts: (!timeouts.is_empty()).then(|| timeouts.apply(self.client.config().timeouts)),
+            ..CallOptions::default()
         };
         Ok((request, options))
     }
@@ -234,7 +236,9 @@ impl WasmCall {
                 return Err(error_to_js(&cancelled_error()));
             }
             match select(client.chat(&request, &options), cancel.cancelled()).await {
-                Either::Left(Ok(response)) => Ok(JsValue::from_str(&response_json(&response))),
+                Either::Left(Ok(outcome)) => {
+                    Ok(JsValue::from_str(&response_json(&outcome.response)))
+                }
                 Either::Left(Err(error)) => Err(error_to_js(&error)),
                 Either::Right(()) => Err(error_to_js(&cancelled_error())),
             }

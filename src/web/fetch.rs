@@ -134,4 +134,8 @@ impl Clock for JsClock {
         // gloo's TimeoutFuture clears its timer when dropped.
         gloo_timers::future::TimeoutFuture::new(ms.min(u32::MAX as u64) as u32).await
     }
+
+    fn random_unit(&self) -> f64 {
+        js_sys::Math::random()
+    }
 }

@@ -1,0 +1,5 @@
+//! What both wasm faces (the npm package and the Worker proxy) need from the JS host: `fetch`
+//! as the core's Transport and `Date.now()`/`setTimeout` as its Clock.
+mod fetch;
+
+pub use fetch::{FetchTransport, JsClock};
