@@ -4,6 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::error::{Error, ErrorKind};
+use super::route::Tier;
 
 /// The three supported provider APIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -325,6 +326,10 @@ pub struct Request {
     pub response_format: Option<ResponseFormat>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub metadata: Metadata,
+    /// For a route such as `auto`: the tier to use instead of the one the complexity score
+    /// would pick (`"simple" | "standard" | "complex"`). Ignored for a concrete model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complexity: Option<Tier>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -346,6 +351,7 @@ impl Request {
             tool_choice: None,
             response_format: None,
             metadata: Metadata::default(),
+            complexity: None,
         }
     }
 
