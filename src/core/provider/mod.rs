@@ -5,6 +5,9 @@
 //! - `decode`: a whole [`HttpResponse`] -> [`Response`] (incl. finish reason and usage mapping);
 //! - `stream`: SSE events -> unified [`StreamEvent`]s, detecting truncation;
 //! - `error`: an error status + headers + body -> a classified [`Error`].
+//! - `inbound`: the server direction, for the proxy speaking that API to its clients: a request
+//!   body -> unified [`Request`], and a unified response, stream or error -> that API's format
+//!   (what the three share is in [`inbound`]).
 use super::error::{Error, ErrorKind};
 use super::event::StreamEvent;
 use super::http::{Headers, HttpRequest, HttpResponse};
@@ -13,6 +16,7 @@ use super::sse::{SseDecoder, SseEvent};
 
 pub mod anthropic;
 pub mod gemini;
+pub mod inbound;
 pub mod openai;
 
 /// How to reach one provider.

@@ -13,6 +13,7 @@
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod inbound;
 pub mod stream;
 mod wire;
 

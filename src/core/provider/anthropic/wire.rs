@@ -347,3 +347,114 @@ where
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
+
+// ------------------------------------------------------------- server direction (inbound)
+//
+// What the proxy answers to Anthropic-format clients: a message, its stream events and error
+// bodies. Response content blocks reuse [`ContentBlockParam`] (same shapes); see `inbound`.
+
+/// A whole message, and the `message` of `message_start`.
+#[derive(Debug, Serialize)]
+pub(super) struct MessageOut<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub role: &'static str,
+    pub model: &'a str,
+    pub content: Vec<ContentBlockParam<'a>>,
+    pub stop_reason: Option<&'a str>,
+    pub stop_sequence: Option<&'a str>,
+    pub usage: UsageOut,
+}
+
+/// A message's `usage`: `input_tokens` and `output_tokens` are required numbers, the cache
+/// counts nullable.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct UsageOut {
+    pub input_tokens: u64,
+    pub cache_creation_input_tokens: Option<u64>,
+    pub cache_read_input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_creation: Option<CacheCreationOut>,
+    pub output_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct CacheCreationOut {
+    pub ephemeral_5m_input_tokens: u64,
+    pub ephemeral_1h_input_tokens: u64,
+}
+
+/// `message_delta`'s cumulative usage: `output_tokens` required, the rest nullable.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct DeltaUsageOut {
+    pub output_tokens: u64,
+    pub input_tokens: Option<u64>,
+    pub cache_creation_input_tokens: Option<u64>,
+    pub cache_read_input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_creation: Option<CacheCreationOut>,
+}
+
+/// One stream event's `data` (the SSE event name is its `type`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum StreamEventOut<'a> {
+    MessageStart {
+        message: MessageOut<'a>,
+    },
+    ContentBlockStart {
+        index: u32,
+        content_block: ContentBlockParam<'a>,
+    },
+    ContentBlockDelta {
+        index: u32,
+        delta: BlockDeltaOut<'a>,
+    },
+    ContentBlockStop {
+        index: u32,
+    },
+    MessageDelta {
+        delta: MessageDeltaOut<'a>,
+        usage: DeltaUsageOut,
+    },
+    MessageStop,
+}
+
+/// A `content_block_delta`'s `delta`, tagged `text_delta`, `thinking_delta`, ...
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+pub(super) enum BlockDeltaOut<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct MessageDeltaOut<'a> {
+    pub stop_reason: Option<&'a str>,
+    pub stop_sequence: Option<&'a str>,
+}
+
+/// `{"type":"error","error":{"type","message"},"request_id"}`, as an answer body or the data
+/// of an `error` stream event.
+#[derive(Debug, Serialize)]
+pub(super) struct ErrorOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub error: ErrorDetailOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ErrorDetailOut<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub message: &'a str,
+}

@@ -15,5 +15,6 @@
 pub mod decode;
 pub mod encode;
 pub mod error;
+pub mod inbound;
 pub mod stream;
 mod wire;

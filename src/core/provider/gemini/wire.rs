@@ -254,3 +254,97 @@ pub(super) struct QuotaViolation {
     pub quota_id: Option<String>,
     pub quota_metric: Option<String>,
 }
+
+// ------------------------------------------------------------- server direction (inbound)
+//
+// What the proxy answers to Gemini-format clients: a `GenerateContentResponse` (whole, or one
+// per stream chunk) and error bodies. Borrowed from the unified response; see `inbound`.
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ResponseOut<'a> {
+    pub candidates: [CandidateOut<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_metadata: Option<UsageMetadataOut>,
+    pub model_version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CandidateOut<'a> {
+    pub content: ContentOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<&'a str>,
+    pub index: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ContentOut<'a> {
+    pub parts: Vec<PartOut<'a>>,
+    pub role: &'static str,
+}
+
+/// A response part: text (a thought summary when `thought`), or a function call.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PartOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub thought: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_call: Option<FunctionCallOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thought_signature: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct FunctionCallOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    pub name: &'a str,
+    pub args: Cow<'a, Value>,
+}
+
+/// `usageMetadata`; counts the upstream did not report are left out, as Gemini leaves out
+/// what it does not count.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UsageMetadataOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_token_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_content_token_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidates_token_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thoughts_token_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_token_count: Option<u64>,
+}
+
+/// `{"error": google.rpc.Status}`, as an answer body or a stream chunk.
+#[derive(Debug, Serialize)]
+pub(super) struct ErrorOut<'a> {
+    pub error: StatusOut<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct StatusOut<'a> {
+    pub code: u16,
+    pub message: &'a str,
+    pub status: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<RetryInfoOut>,
+}
+
+/// `google.rpc.RetryInfo`: how long to wait, e.g. `"32s"`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RetryInfoOut {
+    #[serde(rename = "@type")]
+    pub type_url: &'static str,
+    pub retry_delay: String,
+}

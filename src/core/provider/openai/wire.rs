@@ -302,3 +302,133 @@ pub(super) struct ApiError {
     #[serde(default)]
     pub code: Option<Value>,
 }
+
+// ------------------------------------------------------------- server direction (inbound)
+//
+// What the proxy answers to OpenAI-format clients: a `chat.completion`, its stream chunks and
+// error bodies. Borrowed from the unified response; see `inbound`.
+
+/// A whole `chat.completion`.
+#[derive(Debug, Serialize)]
+pub(super) struct CompletionOut<'a> {
+    pub id: &'a str,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: &'a str,
+    pub choices: [CompletionChoiceOut<'a>; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageOut>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct CompletionChoiceOut<'a> {
+    pub index: u32,
+    pub message: CompletionMessageOut<'a>,
+    pub logprobs: Option<()>,
+    pub finish_reason: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct CompletionMessageOut<'a> {
+    pub role: &'static str,
+    /// `null` when the answer is only tool calls.
+    pub content: Option<String>,
+    pub refusal: Option<()>,
+    /// Reasoning text, in the field OpenAI-compatible reasoning servers use (DeepSeek, vLLM);
+    /// OpenAI's own SDK ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCallOut<'a>>,
+    pub annotations: [(); 0],
+}
+
+/// `usage`. The three counts are required by the format; the details only appear when known.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct UsageOut {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetailsOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<CompletionTokensDetailsOut>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct PromptTokensDetailsOut {
+    pub cached_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct CompletionTokensDetailsOut {
+    pub reasoning_tokens: u64,
+}
+
+/// One `chat.completion.chunk`.
+#[derive(Debug, Serialize)]
+pub(super) struct ChunkOut<'a> {
+    pub id: &'a str,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: &'a str,
+    /// Empty in the final usage chunk.
+    pub choices: Vec<ChunkChoiceOut<'a>>,
+    /// Absent unless the client asked for `include_usage`; then `null` on every chunk but the
+    /// usage chunk, as OpenAI sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Option<UsageOut>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ChunkChoiceOut<'a> {
+    pub index: u32,
+    pub delta: DeltaOut<'a>,
+    pub logprobs: Option<()>,
+    pub finish_reason: Option<&'static str>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub(super) struct DeltaOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCallDeltaOut<'a>>,
+}
+
+/// A tool-call fragment: the first carries id, type and name, later ones argument pieces.
+#[derive(Debug, Serialize)]
+pub(super) struct ToolCallDeltaOut<'a> {
+    pub index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    pub function: FunctionDeltaOut<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct FunctionDeltaOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    pub arguments: &'a str,
+}
+
+/// `{"error":{"message","type","param","code"}}`, as an answer body or a stream chunk.
+#[derive(Debug, Serialize)]
+pub(super) struct ErrorOut<'a> {
+    pub error: ErrorDetailOut<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct ErrorDetailOut<'a> {
+    pub message: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub param: Option<&'a str>,
+    pub code: Option<&'a str>,
+}
