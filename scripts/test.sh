@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of llm-edge: the native core tests, the mock provider's own tests, then the
-# built npm package in Node, in headless Chromium and in workerd. Sets up what is missing first.
+# Runs every test of llm-edge: the native core tests, the mock provider's own tests, the built
+# npm package in Node, headless Chromium and workerd, and the built Worker proxy in workerd.
+# Sets up what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,9 @@ node --test tests/mock-provider/
 
 step "npm package: Node, headless Chromium, workerd"
 node --test --test-concurrency=1 tests/js/
+
+step "Worker proxy in workerd, called by the official openai and @anthropic-ai/sdk clients"
+node --test --test-concurrency=1 tests/proxy/
 
 step "TypeScript types (tsc --strict)"
 node_modules/.bin/tsc -p tests/types/tsconfig.json

@@ -1,10 +1,18 @@
-//! The workers-rs face: a Cloudflare Worker proxy over the same core.
-use worker::*;
+//! The workers-rs face: a Cloudflare Worker that keeps provider keys server-side and speaks the
+//! OpenAI-, Anthropic- and Gemini-compatible APIs. Decisions come from `core::gateway` (pure,
+//! natively tested); this face reads the environment, talks to the per-client Durable Object
+//! and turns core calls into HTTP responses.
+use worker::{event, Context, Env, Request, Response, Result};
+
+mod gateway;
+mod handler;
+mod limits_object;
+mod respond;
+mod stream;
+
+pub use limits_object::ClientLimitsObject;
 
 #[event(fetch)]
-async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
-    match req.path().as_str() {
-        "/health" => Response::from_json(&serde_json::json!({ "status": "ok" })),
-        _ => Response::error("not found", 404),
-    }
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    handler::handle(req, env, ctx).await
 }

@@ -59,7 +59,7 @@ export async function waitFor(check, { timeoutMs = 5000, intervalMs = 20, what =
  * Starts `wrangler dev` for a config on 127.0.0.1 and resolves once it answers; `stop()` ends
  * exactly the process it started.
  */
-export async function startWrangler(configPath, { vars = {}, readyPath = "/", timeoutMs = 60000 } = {}) {
+export async function startWrangler(configPath, { vars = {}, readyPath = "/", timeoutMs = 60000, persistTo } = {}) {
   const port = await freePort();
   const inspectorPort = await freePort();
   const args = [
@@ -72,6 +72,7 @@ export async function startWrangler(configPath, { vars = {}, readyPath = "/", ti
     "--show-interactive-dev-session=false",
   ];
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+  if (persistTo) args.push("--persist-to", persistTo);
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },

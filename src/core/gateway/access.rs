@@ -9,7 +9,10 @@ use super::config::{AllowedOrigins, ClientSpec};
 pub fn client_token<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Option<&'a str> {
     if let Some(auth) = header("authorization") {
         let auth = auth.trim();
-        if let Some(token) = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")) {
+        if let Some(token) = auth
+            .strip_prefix("Bearer ")
+            .or_else(|| auth.strip_prefix("bearer "))
+        {
             let token = token.trim();
             if !token.is_empty() {
                 return Some(token);
@@ -25,7 +28,10 @@ pub fn client_token<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Option<&'a 
 
 /// Looks a token up in constant time per candidate, so response timing does not reveal how
 /// much of a guessed token was right.
-pub fn find_client<'c>(clients: &'c HashMap<String, ClientSpec>, token: &str) -> Option<&'c ClientSpec> {
+pub fn find_client<'c>(
+    clients: &'c HashMap<String, ClientSpec>,
+    token: &str,
+) -> Option<&'c ClientSpec> {
     let mut found = None;
     for (candidate, spec) in clients {
         if constant_time_eq(candidate.as_bytes(), token.as_bytes()) {
@@ -66,7 +72,8 @@ pub const CORS_ALLOW_HEADERS: &str = "authorization, content-type, x-api-key, x-
      anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, x-stainless-retry-count, \
      x-stainless-timeout, x-stainless-lang, x-stainless-package-version, x-stainless-os, x-stainless-arch, \
      x-stainless-runtime, x-stainless-runtime-version, x-stainless-helper-method";
-pub const CORS_EXPOSE_HEADERS: &str = "x-llm-edge-provider, x-llm-edge-model, x-llm-edge-attempts, \
+pub const CORS_EXPOSE_HEADERS: &str =
+    "x-llm-edge-provider, x-llm-edge-model, x-llm-edge-attempts, \
      x-llm-edge-cost-usd, x-llm-edge-route, x-request-id, request-id, retry-after";
 
 #[cfg(test)]
@@ -79,11 +86,29 @@ mod tests {
 
     #[test]
     fn token_from_each_sdk_style() {
-        assert_eq!(client_token(headers(&[("authorization", "Bearer abc123")])), Some("abc123"));
-        assert_eq!(client_token(headers(&[("x-api-key", "abc123")])), Some("abc123"));
-        assert_eq!(client_token(headers(&[("x-goog-api-key", " abc123 ")])), Some("abc123"));
-        assert_eq!(client_token(headers(&[("authorization", "Basic xyz")])), None);
-        assert_eq!(client_token(headers(&[("authorization", "Bearer "), ("x-api-key", "k2")])), Some("k2"));
+        assert_eq!(
+            client_token(headers(&[("authorization", "Bearer abc123")])),
+            Some("abc123")
+        );
+        assert_eq!(
+            client_token(headers(&[("x-api-key", "abc123")])),
+            Some("abc123")
+        );
+        assert_eq!(
+            client_token(headers(&[("x-goog-api-key", " abc123 ")])),
+            Some("abc123")
+        );
+        assert_eq!(
+            client_token(headers(&[("authorization", "Basic xyz")])),
+            None
+        );
+        assert_eq!(
+            client_token(headers(&[
+                ("authorization", "Bearer "),
+                ("x-api-key", "k2")
+            ])),
+            Some("k2")
+        );
         assert_eq!(client_token(headers(&[])), None);
     }
 
@@ -106,8 +131,14 @@ mod tests {
     fn cors_verdicts() {
         let allowed = AllowedOrigins::List(vec!["https://a.example".into()]);
         assert_eq!(cors(&allowed, None), Cors::NotApplicable);
-        assert_eq!(cors(&allowed, Some("https://a.example")), Cors::Allow("https://a.example".into()));
+        assert_eq!(
+            cors(&allowed, Some("https://a.example")),
+            Cors::Allow("https://a.example".into())
+        );
         assert_eq!(cors(&allowed, Some("https://b.example")), Cors::Refuse);
-        assert_eq!(cors(&AllowedOrigins::None, Some("https://a.example")), Cors::Refuse);
+        assert_eq!(
+            cors(&AllowedOrigins::None, Some("https://a.example")),
+            Cors::Refuse
+        );
     }
 }

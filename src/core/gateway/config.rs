@@ -55,12 +55,16 @@ impl ClientSpec {
             return true;
         }
         let wanted = canonical(model);
-        self.models.iter().any(|allowed| canonical(allowed) == wanted)
+        self.models
+            .iter()
+            .any(|allowed| canonical(allowed) == wanted)
     }
 }
 
 fn canonical(model: &str) -> String {
-    ModelRef::parse(model).map(|m| m.qualified()).unwrap_or_else(|_| model.trim().to_string())
+    ModelRef::parse(model)
+        .map(|m| m.qualified())
+        .unwrap_or_else(|_| model.trim().to_string())
 }
 
 /// Which browser origins may call the proxy.
@@ -78,7 +82,10 @@ impl AllowedOrigins {
             None | Some("") => AllowedOrigins::None,
             Some("*") => AllowedOrigins::Any,
             Some(list) => AllowedOrigins::List(
-                list.split(',').map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect(),
+                list.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
             ),
         }
     }
@@ -110,7 +117,11 @@ impl GatewayConfig {
     /// Reads the configuration through `lookup` (the Worker's env: vars and secrets alike),
     /// validating everything once with errors that name the setting.
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<GatewayConfig, Error> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let upstreams = Provider::ALL
             .iter()
             .map(|&provider| {
@@ -122,36 +133,52 @@ impl GatewayConfig {
                 let base_url = get(&format!("{prefix}_BASE_URL"));
                 if let Some(url) = &base_url {
                     if !(url.starts_with("https://") || url.starts_with("http://")) {
-                        return Err(config_error(format!("{prefix}_BASE_URL must be an http(s) URL, got `{url}`")));
+                        return Err(config_error(format!(
+                            "{prefix}_BASE_URL must be an http(s) URL, got `{url}`"
+                        )));
                     }
                 }
-                Ok(Upstream { provider, keys, base_url })
+                Ok(Upstream {
+                    provider,
+                    keys,
+                    base_url,
+                })
             })
             .collect::<Result<Vec<_>, Error>>()?;
         let clients: HashMap<String, ClientSpec> = match get("CLIENTS") {
             None => HashMap::new(),
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| config_error(format!("CLIENTS is not a valid JSON map of token to client: {e}")))?,
+            Some(json) => serde_json::from_str(&json).map_err(|e| {
+                config_error(format!(
+                    "CLIENTS is not a valid JSON map of token to client: {e}"
+                ))
+            })?,
         };
         for (token, client) in &clients {
             if token.len() < 8 {
-                return Err(config_error(format!("CLIENTS: the token of `{}` is shorter than 8 characters", client.name)));
+                return Err(config_error(format!(
+                    "CLIENTS: the token of `{}` is shorter than 8 characters",
+                    client.name
+                )));
             }
             if !(client.daily_budget_usd.is_finite() && client.daily_budget_usd >= 0.0) {
-                return Err(config_error(format!("CLIENTS: `{}` has an invalid dailyBudgetUsd", client.name)));
+                return Err(config_error(format!(
+                    "CLIENTS: `{}` has an invalid dailyBudgetUsd",
+                    client.name
+                )));
             }
             if client.models.is_empty() {
-                return Err(config_error(format!("CLIENTS: `{}` may use no model (models is empty)", client.name)));
+                return Err(config_error(format!(
+                    "CLIENTS: `{}` may use no model (models is empty)",
+                    client.name
+                )));
             }
         }
         let number = |name: &str, default: u64| -> Result<u64, Error> {
             match get(name) {
                 None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| config_error(format!("{name} must be a positive integer, got `{v}`"))),
+                Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    config_error(format!("{name} must be a positive integer, got `{v}`"))
+                }),
             }
         };
         Ok(GatewayConfig {
@@ -159,19 +186,26 @@ impl GatewayConfig {
             clients,
             allowed_origins: AllowedOrigins::parse(get("ALLOWED_ORIGINS").as_deref()),
             max_body_bytes: number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)? as usize,
-            max_tokens_cap: number("MAX_TOKENS_CAP", DEFAULT_MAX_TOKENS_CAP as u64)?.min(u32::MAX as u64) as u32,
+            max_tokens_cap: number("MAX_TOKENS_CAP", DEFAULT_MAX_TOKENS_CAP as u64)?
+                .min(u32::MAX as u64) as u32,
             alert_webhook: get("BUDGET_ALERT_WEBHOOK"),
             policy_json: get("POLICY"),
         })
     }
 
     pub fn upstream(&self, provider: Provider) -> &Upstream {
-        self.upstreams.iter().find(|u| u.provider == provider).expect("one upstream per provider")
+        self.upstreams
+            .iter()
+            .find(|u| u.provider == provider)
+            .expect("one upstream per provider")
     }
 
     /// Providers with at least one key (the ones the proxy can serve).
     pub fn configured_providers(&self) -> impl Iterator<Item = Provider> + '_ {
-        self.upstreams.iter().filter(|u| !u.keys.is_empty()).map(|u| u.provider)
+        self.upstreams
+            .iter()
+            .filter(|u| !u.keys.is_empty())
+            .map(|u| u.provider)
     }
 }
 
@@ -184,7 +218,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
@@ -200,10 +237,26 @@ mod tests {
             ("MAX_BODY_BYTES", "65536"),
         ]))
         .unwrap();
-        assert_eq!(config.upstream(Provider::Anthropic).keys, vec!["sk-ant-1", "sk-ant-2"]);
-        assert_eq!(config.upstream(Provider::Anthropic).provider_config(1).api_key.as_deref(), Some("sk-ant-2"));
-        assert_eq!(config.upstream(Provider::Gemini).base_url.as_deref(), Some("http://127.0.0.1:9/"));
-        assert_eq!(config.configured_providers().collect::<Vec<_>>(), vec![Provider::Anthropic, Provider::OpenAi]);
+        assert_eq!(
+            config.upstream(Provider::Anthropic).keys,
+            vec!["sk-ant-1", "sk-ant-2"]
+        );
+        assert_eq!(
+            config
+                .upstream(Provider::Anthropic)
+                .provider_config(1)
+                .api_key
+                .as_deref(),
+            Some("sk-ant-2")
+        );
+        assert_eq!(
+            config.upstream(Provider::Gemini).base_url.as_deref(),
+            Some("http://127.0.0.1:9/")
+        );
+        assert_eq!(
+            config.configured_providers().collect::<Vec<_>>(),
+            vec![Provider::Anthropic, Provider::OpenAi]
+        );
         let client = &config.clients["token-abcdef"];
         assert!(client.allows("auto"));
         assert!(client.allows("claude-haiku-4-5"));
@@ -223,23 +276,55 @@ mod tests {
             tokens_per_minute: 1,
             models: vec!["*".into()],
         };
-        assert!(client.allows("auto") && client.allows("gpt-4o") && client.allows("gemini/gemini-2.5-pro"));
+        assert!(
+            client.allows("auto")
+                && client.allows("gpt-4o")
+                && client.allows("gemini/gemini-2.5-pro")
+        );
     }
 
     #[test]
     fn invalid_settings_are_config_errors_naming_the_setting() {
         for (pairs, needle) in [
             (vec![("CLIENTS", "{not json")], "CLIENTS"),
-            (vec![("CLIENTS", r#"{"short": {"name":"a","dailyBudgetUsd":1,"requestsPerMinute":1,"tokensPerMinute":1,"models":["*"]}}"#)], "shorter than 8"),
-            (vec![("CLIENTS", r#"{"long-token": {"name":"a","dailyBudgetUsd":-1,"requestsPerMinute":1,"tokensPerMinute":1,"models":["*"]}}"#)], "dailyBudgetUsd"),
-            (vec![("CLIENTS", r#"{"long-token": {"name":"a","dailyBudgetUsd":1,"requestsPerMinute":1,"tokensPerMinute":1,"models":[]}}"#)], "models is empty"),
-            (vec![("CLIENTS", r#"{"long-token": {"name":"a","dailyBudget":1,"requestsPerMinute":1,"tokensPerMinute":1,"models":["*"]}}"#)], "dailyBudget"),
+            (
+                vec![(
+                    "CLIENTS",
+                    r#"{"short": {"name":"a","dailyBudgetUsd":1,"requestsPerMinute":1,"tokensPerMinute":1,"models":["*"]}}"#,
+                )],
+                "shorter than 8",
+            ),
+            (
+                vec![(
+                    "CLIENTS",
+                    r#"{"long-token": {"name":"a","dailyBudgetUsd":-1,"requestsPerMinute":1,"tokensPerMinute":1,"models":["*"]}}"#,
+                )],
+                "dailyBudgetUsd",
+            ),
+            (
+                vec![(
+                    "CLIENTS",
+                    r#"{"long-token": {"name":"a","dailyBudgetUsd":1,"requestsPerMinute":1,"tokensPerMinute":1,"models":[]}}"#,
+                )],
+                "models is empty",
+            ),
+            (
+                vec![(
+                    "CLIENTS",
+                    r#"{"long-token": {"name":"a","dailyBudget":1,"requestsPerMinute":1,"tokensPerMinute":1,"models":["*"]}}"#,
+                )],
+                "dailyBudget",
+            ),
             (vec![("MAX_BODY_BYTES", "lots")], "MAX_BODY_BYTES"),
             (vec![("OPENAI_BASE_URL", "ftp://x")], "OPENAI_BASE_URL"),
         ] {
             let error = GatewayConfig::from_env(env(&pairs)).unwrap_err();
             assert_eq!(error.kind(), ErrorKind::Config);
-            assert!(error.message().contains(needle), "{} should mention {needle}", error.message());
+            assert!(
+                error.message().contains(needle),
+                "{} should mention {needle}",
+                error.message()
+            );
         }
     }
 

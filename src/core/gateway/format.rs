@@ -22,11 +22,22 @@ impl ApiFormat {
         }
     }
 
-    pub fn encode_response(self, response: &Response, model_echo: &str, created_unix_s: u64) -> String {
+    pub fn encode_response(
+        self,
+        response: &Response,
+        model_echo: &str,
+        created_unix_s: u64,
+    ) -> String {
         match self {
-            ApiFormat::OpenAi => openai::inbound::encode_response(response, model_echo, created_unix_s),
-            ApiFormat::Anthropic => anthropic::inbound::encode_response(response, model_echo, created_unix_s),
-            ApiFormat::Gemini => gemini::inbound::encode_response(response, model_echo, created_unix_s),
+            ApiFormat::OpenAi => {
+                openai::inbound::encode_response(response, model_echo, created_unix_s)
+            }
+            ApiFormat::Anthropic => {
+                anthropic::inbound::encode_response(response, model_echo, created_unix_s)
+            }
+            ApiFormat::Gemini => {
+                gemini::inbound::encode_response(response, model_echo, created_unix_s)
+            }
         }
     }
 
@@ -39,13 +50,34 @@ impl ApiFormat {
         }
     }
 
-    pub fn stream_encoder(self, model_echo: &str, created_unix_s: u64, include_usage: bool, id: &str) -> StreamEncoder {
+    pub fn stream_encoder(
+        self,
+        model_echo: &str,
+        created_unix_s: u64,
+        include_usage: bool,
+        id: &str,
+    ) -> StreamEncoder {
         match self {
-            ApiFormat::OpenAi => StreamEncoder::OpenAi(openai::inbound::StreamEncoder::new(model_echo, created_unix_s, include_usage, id)),
+            ApiFormat::OpenAi => StreamEncoder::OpenAi(openai::inbound::StreamEncoder::new(
+                model_echo,
+                created_unix_s,
+                include_usage,
+                id,
+            )),
             ApiFormat::Anthropic => {
-                StreamEncoder::Anthropic(anthropic::inbound::StreamEncoder::new(model_echo, created_unix_s, include_usage, id))
+                StreamEncoder::Anthropic(anthropic::inbound::StreamEncoder::new(
+                    model_echo,
+                    created_unix_s,
+                    include_usage,
+                    id,
+                ))
             }
-            ApiFormat::Gemini => StreamEncoder::Gemini(gemini::inbound::StreamEncoder::new(model_echo, created_unix_s, include_usage, id)),
+            ApiFormat::Gemini => StreamEncoder::Gemini(gemini::inbound::StreamEncoder::new(
+                model_echo,
+                created_unix_s,
+                include_usage,
+                id,
+            )),
         }
     }
 }

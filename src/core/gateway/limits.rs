@@ -20,7 +20,10 @@ pub struct ClientLimitsConfig {
 
 impl ClientLimitsConfig {
     fn budget(&self) -> BudgetConfig {
-        BudgetConfig { daily_usd: Some(self.daily_budget_usd), ..BudgetConfig::default() }
+        BudgetConfig {
+            daily_usd: Some(self.daily_budget_usd),
+            ..BudgetConfig::default()
+        }
     }
 
     fn rate(&self) -> RateLimitConfig {
@@ -36,7 +39,11 @@ impl ClientLimitsConfig {
 pub enum LimitsCall {
     /// Before forwarding: count the request and reserve its worst-case cost.
     #[serde(rename_all = "camelCase")]
-    Admit { limits: ClientLimitsConfig, worst_case_pico: u64, estimated_tokens: u64 },
+    Admit {
+        limits: ClientLimitsConfig,
+        worst_case_pico: u64,
+        estimated_tokens: u64,
+    },
     /// After the answer: replace the reservation by the actual cost (streams included).
     #[serde(rename_all = "camelCase")]
     Settle {
@@ -48,26 +55,48 @@ pub enum LimitsCall {
     },
     /// The request never reached a provider: nothing to bill.
     #[serde(rename_all = "camelCase")]
-    Release { limits: ClientLimitsConfig, reservation: Reservation, permit: RatePermit },
-    Spend { limits: ClientLimitsConfig },
+    Release {
+        limits: ClientLimitsConfig,
+        reservation: Reservation,
+        permit: RatePermit,
+    },
+    Spend {
+        limits: ClientLimitsConfig,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "camelCase")]
 pub enum LimitsReply {
-    Admitted { reservation: Reservation, permit: RatePermit },
+    Admitted {
+        reservation: Reservation,
+        permit: RatePermit,
+    },
     /// `kind` is `rate_limited`, `budget_exceeded` or `invalid_request`.
     #[serde(rename_all = "camelCase")]
-    Refused { kind: String, message: String, retry_after_ms: Option<u64> },
-    Settled { alerts: Vec<Alert> },
+    Refused {
+        kind: String,
+        message: String,
+        retry_after_ms: Option<u64>,
+    },
+    Settled {
+        alerts: Vec<Alert>,
+    },
     Released,
-    Spend { spend: Spend },
+    Spend {
+        spend: Spend,
+    },
 }
 
 impl LimitsReply {
     /// A refusal as the core's error type.
     pub fn refusal_error(&self) -> Option<Error> {
-        let LimitsReply::Refused { kind, message, retry_after_ms } = self else {
+        let LimitsReply::Refused {
+            kind,
+            message,
+            retry_after_ms,
+        } = self
+        else {
             return None;
         };
         let kind = match kind.as_str() {
@@ -104,11 +133,18 @@ impl ClientLimits {
     }
 
     pub fn state(&self) -> LimitsState {
-        LimitsState { ledger: self.ledger.snapshot(), rate: self.limiter.snapshot() }
+        LimitsState {
+            ledger: self.ledger.snapshot(),
+            rate: self.limiter.snapshot(),
+        }
     }
 
     /// Handles one call. Configuration changes are applied first, keeping the state.
-    pub fn handle(state: LimitsState, call: LimitsCall, now_ms: u64) -> Result<(LimitsReply, LimitsState), Error> {
+    pub fn handle(
+        state: LimitsState,
+        call: LimitsCall,
+        now_ms: u64,
+    ) -> Result<(LimitsReply, LimitsState), Error> {
         let limits = match &call {
             LimitsCall::Admit { limits, .. }
             | LimitsCall::Settle { limits, .. }
@@ -117,11 +153,18 @@ impl ClientLimits {
         };
         let mut this = ClientLimits::restore(&limits, state)?;
         let reply = match call {
-            LimitsCall::Admit { worst_case_pico, estimated_tokens, .. } => {
+            LimitsCall::Admit {
+                worst_case_pico,
+                estimated_tokens,
+                ..
+            } => {
                 match this.limiter.acquire(estimated_tokens, now_ms) {
                     Err(error) => refused(&error, now_ms),
                     Ok(permit) => match this.ledger.reserve(worst_case_pico, now_ms) {
-                        Ok(reservation) => LimitsReply::Admitted { reservation, permit },
+                        Ok(reservation) => LimitsReply::Admitted {
+                            reservation,
+                            permit,
+                        },
                         Err(error) => {
                             // A request refused for budget does not use up rate allowance.
                             this.limiter.release(permit, now_ms);
@@ -130,16 +173,30 @@ impl ClientLimits {
                     },
                 }
             }
-            LimitsCall::Settle { reservation, permit, actual_pico, actual_tokens, .. } => {
+            LimitsCall::Settle {
+                reservation,
+                permit,
+                actual_pico,
+                actual_tokens,
+                ..
+            } => {
                 this.limiter.settle(permit, actual_tokens, now_ms);
-                LimitsReply::Settled { alerts: this.ledger.settle(reservation, actual_pico, now_ms) }
+                LimitsReply::Settled {
+                    alerts: this.ledger.settle(reservation, actual_pico, now_ms),
+                }
             }
-            LimitsCall::Release { reservation, permit, .. } => {
+            LimitsCall::Release {
+                reservation,
+                permit,
+                ..
+            } => {
                 this.limiter.release(permit, now_ms);
                 this.ledger.release(reservation, now_ms);
                 LimitsReply::Released
             }
-            LimitsCall::Spend { .. } => LimitsReply::Spend { spend: this.ledger.spend(now_ms) },
+            LimitsCall::Spend { .. } => LimitsReply::Spend {
+                spend: this.ledger.spend(now_ms),
+            },
         };
         Ok((reply, this.state()))
     }
@@ -162,8 +219,11 @@ fn refused(error: &Error, now_ms: u64) -> LimitsReply {
 mod tests {
     use super::*;
 
-    const LIMITS: ClientLimitsConfig =
-        ClientLimitsConfig { daily_budget_usd: 0.001, requests_per_minute: 1000, tokens_per_minute: 1_000_000 };
+    const LIMITS: ClientLimitsConfig = ClientLimitsConfig {
+        daily_budget_usd: 0.001,
+        requests_per_minute: 1000,
+        tokens_per_minute: 1_000_000,
+    };
     const NOW: u64 = 1_795_801_212_000;
 
     fn call(state: &mut LimitsState, call: LimitsCall) -> LimitsReply {
@@ -176,11 +236,18 @@ mod tests {
     fn concurrent_reservations_cannot_overspend_and_settle_to_actual_cost() {
         let mut state = LimitsState::default();
         // $0.001 budget, each request may cost up to $0.0003: three fit, the fourth is refused.
-        let admit = LimitsCall::Admit { limits: LIMITS, worst_case_pico: 300_000_000, estimated_tokens: 100 };
+        let admit = LimitsCall::Admit {
+            limits: LIMITS,
+            worst_case_pico: 300_000_000,
+            estimated_tokens: 100,
+        };
         let mut held = Vec::new();
         for _ in 0..3 {
             match call(&mut state, admit.clone()) {
-                LimitsReply::Admitted { reservation, permit } => held.push((reservation, permit)),
+                LimitsReply::Admitted {
+                    reservation,
+                    permit,
+                } => held.push((reservation, permit)),
                 other => panic!("expected admission, got {other:?}"),
             }
         }
@@ -190,21 +257,49 @@ mod tests {
         assert!(error.message().contains("budget"), "{}", error.message());
         // Settling at a lower actual cost frees room for another request.
         let (reservation, permit) = held.pop().unwrap();
-        let settle = LimitsCall::Settle { limits: LIMITS, reservation, permit, actual_pico: 100_000_000, actual_tokens: 90 };
-        assert!(matches!(call(&mut state, settle), LimitsReply::Settled { .. }));
-        assert!(matches!(call(&mut state, admit), LimitsReply::Admitted { .. }));
-        let LimitsReply::Spend { spend } = call(&mut state, LimitsCall::Spend { limits: LIMITS }) else { panic!() };
+        let settle = LimitsCall::Settle {
+            limits: LIMITS,
+            reservation,
+            permit,
+            actual_pico: 100_000_000,
+            actual_tokens: 90,
+        };
+        assert!(matches!(
+            call(&mut state, settle),
+            LimitsReply::Settled { .. }
+        ));
+        assert!(matches!(
+            call(&mut state, admit),
+            LimitsReply::Admitted { .. }
+        ));
+        let LimitsReply::Spend { spend } = call(&mut state, LimitsCall::Spend { limits: LIMITS })
+        else {
+            panic!()
+        };
         assert_eq!(spend.today_pico, 100_000_000);
         assert_eq!(spend.reserved_pico, 900_000_000);
     }
 
     #[test]
     fn rate_limit_refusal_carries_the_wait() {
-        let limits = ClientLimitsConfig { requests_per_minute: 2, ..LIMITS };
+        let limits = ClientLimitsConfig {
+            requests_per_minute: 2,
+            ..LIMITS
+        };
         let mut state = LimitsState::default();
-        let admit = LimitsCall::Admit { limits, worst_case_pico: 1, estimated_tokens: 1 };
-        assert!(matches!(call(&mut state, admit.clone()), LimitsReply::Admitted { .. }));
-        assert!(matches!(call(&mut state, admit.clone()), LimitsReply::Admitted { .. }));
+        let admit = LimitsCall::Admit {
+            limits,
+            worst_case_pico: 1,
+            estimated_tokens: 1,
+        };
+        assert!(matches!(
+            call(&mut state, admit.clone()),
+            LimitsReply::Admitted { .. }
+        ));
+        assert!(matches!(
+            call(&mut state, admit.clone()),
+            LimitsReply::Admitted { .. }
+        ));
         let error = call(&mut state, admit).refusal_error().unwrap();
         assert_eq!(error.kind(), ErrorKind::RateLimited);
         let wait = error.retry_after().unwrap().wait_ms(0);
@@ -214,13 +309,32 @@ mod tests {
     #[test]
     fn state_round_trips_through_json() {
         let mut state = LimitsState::default();
-        let admit = LimitsCall::Admit { limits: LIMITS, worst_case_pico: 5, estimated_tokens: 5 };
-        let LimitsReply::Admitted { reservation, permit } = call(&mut state, admit) else { panic!() };
+        let admit = LimitsCall::Admit {
+            limits: LIMITS,
+            worst_case_pico: 5,
+            estimated_tokens: 5,
+        };
+        let LimitsReply::Admitted {
+            reservation,
+            permit,
+        } = call(&mut state, admit)
+        else {
+            panic!()
+        };
         let json = serde_json::to_string(&state).unwrap();
         let mut restored: LimitsState = serde_json::from_str(&json).unwrap();
-        let settle = LimitsCall::Settle { limits: LIMITS, reservation, permit, actual_pico: 5, actual_tokens: 5 };
+        let settle = LimitsCall::Settle {
+            limits: LIMITS,
+            reservation,
+            permit,
+            actual_pico: 5,
+            actual_tokens: 5,
+        };
         let json_call = serde_json::to_string(&settle).unwrap();
         let parsed: LimitsCall = serde_json::from_str(&json_call).unwrap();
-        assert!(matches!(call(&mut restored, parsed), LimitsReply::Settled { .. }));
+        assert!(matches!(
+            call(&mut restored, parsed),
+            LimitsReply::Settled { .. }
+        ));
     }
 }

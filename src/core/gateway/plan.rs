@@ -49,18 +49,28 @@ pub fn plan(
     router: &Router,
     now_ms: u64,
 ) -> Result<Plan, Error> {
-    let InboundRequest { mut request, model: requested, .. } = inbound;
+    let InboundRequest {
+        mut request,
+        model: requested,
+        ..
+    } = inbound;
     if !client.allows(&requested) {
         return Err(Error::new(
             ErrorKind::Permission,
-            format!("model `{requested}` is not allowed for client `{}`", client.name),
+            format!(
+                "model `{requested}` is not allowed for client `{}`",
+                client.name
+            ),
         ));
     }
     if let Some(max) = request.max_tokens {
         if max > config.max_tokens_cap {
             return Err(Error::new(
                 ErrorKind::InvalidRequest,
-                format!("max_tokens {max} is above this proxy's limit of {}", config.max_tokens_cap),
+                format!(
+                    "max_tokens {max} is above this proxy's limit of {}",
+                    config.max_tokens_cap
+                ),
             )
             .with_provider_code("param:max_tokens"));
         }
@@ -74,7 +84,11 @@ pub fn plan(
     if config.upstream(model.provider).keys.is_empty() {
         return Err(Error::new(
             ErrorKind::Config,
-            format!("this proxy has no {} key, so it cannot serve `{}`", model.provider, model.qualified()),
+            format!(
+                "this proxy has no {} key, so it cannot serve `{}`",
+                model.provider,
+                model.qualified()
+            ),
         ));
     }
     let price = prices.lookup(&model.qualified()).ok_or_else(|| {
@@ -90,7 +104,9 @@ pub fn plan(
     })?;
     // Bound the output so the worst case is finite: the request's max, else the proxy's cap
     // (never above the model's own limit).
-    let model_max = price.max_output_tokens.map(|m| m.min(u32::MAX as u64) as u32);
+    let model_max = price
+        .max_output_tokens
+        .map(|m| m.min(u32::MAX as u64) as u32);
     let bound = request.max_tokens.unwrap_or(config.max_tokens_cap);
     request.max_tokens = Some(model_max.map_or(bound, |m| bound.min(m)));
     request.model = model.qualified();
@@ -134,12 +150,25 @@ mod tests {
     fn inbound(model: &str, max_tokens: Option<u32>) -> InboundRequest {
         let mut request = Request::new(model, vec![Message::user("What is 2 + 2?")]);
         request.max_tokens = max_tokens;
-        InboundRequest { request, stream: false, include_usage: true, model: model.into(), ignored: vec![] }
+        InboundRequest {
+            request,
+            stream: false,
+            include_usage: true,
+            model: model.into(),
+            ignored: vec![],
+        }
     }
 
     fn run(client_models: &[&str], model: &str, max_tokens: Option<u32>) -> Result<Plan, Error> {
         let router = Router::new(RouterConfig::default()).unwrap();
-        plan(&config(), &client(client_models), inbound(model, max_tokens), PriceTable::builtin(), &router, 0)
+        plan(
+            &config(),
+            &client(client_models),
+            inbound(model, max_tokens),
+            PriceTable::builtin(),
+            &router,
+            0,
+        )
     }
 
     #[test]
@@ -149,7 +178,11 @@ mod tests {
         assert_eq!(plan.request.max_tokens, Some(200));
         assert!(plan.route.is_none());
         // Haiku 4.5: 200 output tokens at $5/M = $0.001 = 1e9 pico, plus a little input.
-        assert!(plan.worst_case_pico > 1_000_000_000 && plan.worst_case_pico < 1_100_000_000, "{}", plan.worst_case_pico);
+        assert!(
+            plan.worst_case_pico > 1_000_000_000 && plan.worst_case_pico < 1_100_000_000,
+            "{}",
+            plan.worst_case_pico
+        );
         assert!(plan.estimated_tokens > 200);
     }
 
@@ -169,12 +202,26 @@ mod tests {
 
     #[test]
     fn refusals_are_typed() {
-        assert_eq!(run(&["auto"], "gpt-4o", None).unwrap_err().kind(), ErrorKind::Permission);
+        assert_eq!(
+            run(&["auto"], "gpt-4o", None).unwrap_err().kind(),
+            ErrorKind::Permission
+        );
         let over = run(&["*"], "gpt-4o", Some(5000)).unwrap_err();
         assert_eq!(over.kind(), ErrorKind::InvalidRequest);
         assert_eq!(over.provider_code(), Some("param:max_tokens"));
-        assert_eq!(run(&["*"], "gemini-2.5-flash", None).unwrap_err().kind(), ErrorKind::Config);
-        assert_eq!(run(&["*"], "openai/gpt-unknown-9", None).unwrap_err().kind(), ErrorKind::InvalidRequest);
-        assert_eq!(run(&["*"], "llama-3", None).unwrap_err().kind(), ErrorKind::InvalidRequest);
+        assert_eq!(
+            run(&["*"], "gemini-2.5-flash", None).unwrap_err().kind(),
+            ErrorKind::Config
+        );
+        assert_eq!(
+            run(&["*"], "openai/gpt-unknown-9", None)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidRequest
+        );
+        assert_eq!(
+            run(&["*"], "llama-3", None).unwrap_err().kind(),
+            ErrorKind::InvalidRequest
+        );
     }
 }

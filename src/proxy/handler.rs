@@ -1,0 +1,443 @@
+//! Request handling: CORS, authentication, limits, then the call, answered in the route's own
+//! format. Bad input is always a 4xx in that format, never a 500.
+use std::rc::Rc;
+
+use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Result, Stub};
+
+use super::gateway::{gateway, CoreClient, Gateway};
+use super::respond;
+use super::stream;
+use crate::core::client::CallOptions;
+use crate::core::cost::cost_for_model;
+use crate::core::error::{Error, ErrorKind};
+use crate::core::gateway::access::{self, Cors};
+use crate::core::gateway::config::ClientSpec;
+use crate::core::gateway::format::ApiFormat;
+use crate::core::gateway::limits::{ClientLimitsConfig, LimitsCall, LimitsReply};
+use crate::core::gateway::plan::{plan, Plan};
+use crate::core::model::Usage;
+use crate::core::policy::{Attempt, AttemptOutcome};
+use crate::core::usage::{Cost, Fallback, Outcome, UsageRecord};
+
+/// The route a path belongs to, which decides the error format.
+fn format_for_path(path: &str) -> ApiFormat {
+    if path.starts_with("/v1/messages") {
+        ApiFormat::Anthropic
+    } else if path.starts_with("/v1beta/") {
+        ApiFormat::Gemini
+    } else {
+        ApiFormat::OpenAi
+    }
+}
+
+pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    let path = req.path();
+    let format = format_for_path(&path);
+    let gw = match gateway(&env) {
+        Ok(gw) => gw,
+        // A misconfigured proxy is the operator's problem: say what is wrong, never a secret.
+        Err(error) => return respond::error(format, &error, Headers::new()),
+    };
+    let origin = req.headers().get("origin")?;
+    let cors = access::cors(&gw.config.allowed_origins, origin.as_deref());
+    if req.method() == Method::Options {
+        return respond::preflight(&cors);
+    }
+    if cors == Cors::Refuse {
+        let error = Error::new(
+            ErrorKind::Permission,
+            "this origin may not call the proxy (see ALLOWED_ORIGINS)",
+        );
+        return respond::error(format, &error, Headers::new());
+    }
+    let headers = respond::cors_headers(&cors)?;
+    let method = req.method();
+    let is_chat = path == "/v1/chat/completions"
+        || path == "/v1/messages"
+        || path.starts_with("/v1beta/models/");
+    match (method, path.as_str()) {
+        (Method::Get, "/health") => {
+            let providers: Vec<&str> = gw
+                .config
+                .configured_providers()
+                .map(|p| p.as_str())
+                .collect();
+            respond::json(
+                200,
+                serde_json::json!({ "status": "ok", "providers": providers }).to_string(),
+                headers,
+            )
+        }
+        (Method::Get, "/v1/models") => match authenticate(&req, &gw) {
+            Ok((_, client)) => respond::json(200, models_list(&gw, &client), headers),
+            Err(error) => respond::error(format, &error, headers),
+        },
+        (Method::Get, "/v1/llm-edge/spend") => match authenticate(&req, &gw) {
+            Ok((token, client)) => {
+                let stub = limits_stub(&env, &token)?;
+                match call_limits(
+                    &stub,
+                    &LimitsCall::Spend {
+                        limits: limits_config(&client),
+                    },
+                )
+                .await
+                {
+                    Ok(LimitsReply::Spend { spend }) => {
+                        respond::json(200, serde_json::to_string(&spend)?, headers)
+                    }
+                    Ok(_) | Err(_) => respond::error(
+                        format,
+                        &Error::new(ErrorKind::ServerError, "the limits store did not answer"),
+                        headers,
+                    ),
+                }
+            }
+            Err(error) => respond::error(format, &error, headers),
+        },
+        (Method::Post, _) if is_chat => chat(req, env, ctx, gw, format, headers).await,
+        (_, _) if is_chat || path == "/v1/models" => {
+            let error = Error::new(
+                ErrorKind::InvalidRequest,
+                format!("{} is not allowed on {path}", req.method()),
+            );
+            respond::error_with_status(format, &error, 405, headers)
+        }
+        _ => {
+            let error = Error::new(ErrorKind::NotFound, format!("no route {path}"));
+            respond::error_with_status(format, &error, 404, headers)
+        }
+    }
+}
+
+fn authenticate(req: &Request, gw: &Gateway) -> std::result::Result<(String, ClientSpec), Error> {
+    let read = |name: &str| req.headers().get(name).ok().flatten();
+    let values = [
+        ("authorization", read("authorization")),
+        ("x-api-key", read("x-api-key")),
+        ("x-goog-api-key", read("x-goog-api-key")),
+    ];
+    let token = access::client_token(|name| {
+        values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.as_deref())
+    })
+    .map(str::to_string)
+    .ok_or_else(|| {
+        Error::new(
+            ErrorKind::Authentication,
+            "missing client token: send it as `Authorization: Bearer <token>` or `x-api-key`",
+        )
+    })?;
+    let client = access::find_client(&gw.config.clients, &token)
+        .cloned()
+        .ok_or_else(|| Error::new(ErrorKind::Authentication, "invalid client token"))?;
+    Ok((token, client))
+}
+
+fn models_list(gw: &Gateway, client: &ClientSpec) -> String {
+    let configured: Vec<_> = gw.config.configured_providers().collect();
+    let mut ids: Vec<(String, &str)> = Vec::new();
+    if client.allows("auto") && gw.router.handles("auto") {
+        ids.push(("auto".to_string(), "llm-edge"));
+    }
+    for price in gw.prices.models() {
+        let id = price.qualified_id();
+        if configured.contains(&price.provider) && client.allows(&id) {
+            ids.push((id, price.provider.as_str()));
+        }
+    }
+    let data: Vec<_> = ids
+        .into_iter()
+        .map(|(id, owner)| serde_json::json!({ "id": id, "object": "model", "created": 0, "owned_by": owner }))
+        .collect();
+    serde_json::json!({ "object": "list", "data": data }).to_string()
+}
+
+/// A Durable Object name per client token that does not reveal the token (FNV-1a 64).
+fn limits_stub(env: &Env, token: &str) -> Result<Stub> {
+    let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    env.durable_object("CLIENT_LIMITS")?
+        .id_from_name(&format!("client-{hash:016x}"))?
+        .get_stub()
+}
+
+fn limits_config(client: &ClientSpec) -> ClientLimitsConfig {
+    ClientLimitsConfig {
+        daily_budget_usd: client.daily_budget_usd,
+        requests_per_minute: client.requests_per_minute as u64,
+        tokens_per_minute: client.tokens_per_minute,
+    }
+}
+
+pub async fn call_limits(stub: &Stub, call: &LimitsCall) -> Result<LimitsReply> {
+    let init = RequestInit::new();
+    let mut init = init;
+    init.with_method(Method::Post)
+        .with_body(Some(serde_json::to_string(call)?.into()));
+    let request = Request::new_with_init("https://client-limits/", &init)?;
+    let mut response = stub.fetch_with_request(request).await?;
+    if response.status_code() != 200 {
+        return Err(worker::Error::RustError(format!(
+            "limits store answered {}",
+            response.status_code()
+        )));
+    }
+    response.json().await
+}
+
+/// What a call settles with the client's limits once it is over.
+pub struct Settlement {
+    pub stub: Stub,
+    pub limits: ClientLimitsConfig,
+    pub admitted: LimitsReply,
+}
+
+impl Settlement {
+    /// Settles (or releases, when nothing was consumed) and delivers any budget alert.
+    pub async fn settle(self, gw: Rc<Gateway>, cost_pico: u64, tokens: u64, consumed: bool) {
+        let LimitsReply::Admitted {
+            reservation,
+            permit,
+        } = self.admitted
+        else {
+            return;
+        };
+        let call = if consumed {
+            LimitsCall::Settle {
+                limits: self.limits,
+                reservation,
+                permit,
+                actual_pico: cost_pico,
+                actual_tokens: tokens,
+            }
+        } else {
+            LimitsCall::Release {
+                limits: self.limits,
+                reservation,
+                permit,
+            }
+        };
+        match call_limits(&self.stub, &call).await {
+            Ok(LimitsReply::Settled { alerts }) => {
+                for alert in alerts {
+                    let line = serde_json::json!({ "type": "budget_alert", "alert": alert });
+                    worker::console_log!("{line}");
+                    if let Some(url) = &gw.config.alert_webhook {
+                        let mut init = RequestInit::new();
+                        init.with_method(Method::Post)
+                            .with_body(Some(line.to_string().into()));
+                        if let Ok(request) = Request::new_with_init(url, &init) {
+                            let _ = worker::Fetch::Request(request).send().await;
+                        }
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                worker::console_error!("settling a call with the limits store failed: {error}")
+            }
+        }
+    }
+}
+
+/// The cost in picodollars of usage at a `provider/model`, and whether its price is known.
+pub fn cost_pico(gw: &Gateway, model: &str, usage: &Usage) -> Option<u64> {
+    let report = cost_for_model(&gw.prices, model, usage, false);
+    report
+        .cost
+        .map(|c| u64::try_from(c.total.0).unwrap_or(u64::MAX))
+}
+
+/// What the attempts that did not serve the call consumed (hedge losers, failed streams).
+pub fn attempts_cost_pico(gw: &Gateway, attempts: &[Attempt]) -> u64 {
+    attempts
+        .iter()
+        .filter(|a| !matches!(a.outcome, AttemptOutcome::Succeeded))
+        .filter_map(|a| a.usage.as_ref().and_then(|u| cost_pico(gw, &a.target, u)))
+        .sum()
+}
+
+pub fn tokens_of(usage: &Usage) -> u64 {
+    usage.total_tokens().unwrap_or(0)
+}
+
+/// The structured log line of a call (its usage record), with no secret in it.
+pub fn log_record(record: &UsageRecord) {
+    if let Ok(line) = serde_json::to_string(record) {
+        worker::console_log!("{line}");
+    }
+}
+
+pub fn fallback_of(plan: &Plan, attempts: &[Attempt], target: Option<&str>) -> Option<Fallback> {
+    let first = plan.model.qualified();
+    let to = target?.to_string();
+    (!attempts.is_empty() && to != first).then_some(Fallback { from: first, to })
+}
+
+/// The client to use for an attempt with key `slot`, if the isolate has one.
+pub fn client_for(gw: &Gateway, slot: usize) -> Option<&CoreClient> {
+    gw.clients.get(slot)
+}
+
+async fn chat(
+    mut req: Request,
+    env: Env,
+    ctx: Context,
+    gw: Rc<Gateway>,
+    format: ApiFormat,
+    headers: Headers,
+) -> Result<Response> {
+    let started = js_sys::Date::now() as u64;
+    let (token, client) = match authenticate(&req, &gw) {
+        Ok(found) => found,
+        Err(error) => return respond::error(format, &error, headers),
+    };
+    let too_large = || {
+        Error::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "the request body is larger than this proxy's limit of {} bytes",
+                gw.config.max_body_bytes
+            ),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")?
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > gw.config.max_body_bytes) {
+        return respond::error_with_status(format, &too_large(), 413, headers);
+    }
+    let body = req.bytes().await?;
+    if body.len() > gw.config.max_body_bytes {
+        return respond::error_with_status(format, &too_large(), 413, headers);
+    }
+    let url = req.url()?;
+    let path_and_query = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let inbound = match format.decode_request(&path_and_query, &body) {
+        Ok(inbound) => inbound,
+        Err(error) => return respond::error(format, &error, headers),
+    };
+    let (stream, include_usage, model_echo) =
+        (inbound.stream, inbound.include_usage, inbound.model.clone());
+    let conversation = inbound.request.metadata.conversation_id.clone();
+    let plan = match plan(
+        &gw.config, &client, inbound, &gw.prices, &gw.router, started,
+    ) {
+        Ok(plan) => plan,
+        Err(error) => return respond::error(format, &error, headers),
+    };
+    let limits = limits_config(&client);
+    let stub = limits_stub(&env, &token)?;
+    let admit = LimitsCall::Admit {
+        limits: limits.clone(),
+        worst_case_pico: plan.worst_case_pico,
+        estimated_tokens: plan.estimated_tokens,
+    };
+    let admitted = match call_limits(&stub, &admit).await {
+        Ok(reply) => reply,
+        Err(_) => {
+            let error = Error::new(
+                ErrorKind::ServerError,
+                "the limits store did not answer; the request was not sent",
+            );
+            return respond::error(format, &error, headers);
+        }
+    };
+    if let Some(error) = admitted.refusal_error() {
+        return respond::error(format, &error, headers);
+    }
+    let settlement = Settlement {
+        stub,
+        limits,
+        admitted,
+    };
+    let mut record = UsageRecord::new(started, model_echo.clone(), Outcome::Ok);
+    record.client_id = Some(client.name.clone());
+    record.conversation_id = conversation;
+    record.route = plan
+        .route
+        .as_ref()
+        .and_then(|r| serde_json::to_value(r).ok());
+    if stream {
+        return stream::respond(
+            gw,
+            ctx,
+            plan,
+            settlement,
+            record,
+            format,
+            model_echo,
+            include_usage,
+            headers,
+        )
+        .await;
+    }
+
+    let mut result = gw.clients[0]
+        .chat(&plan.request, &CallOptions::default())
+        .await;
+    if matches!(&result, Err(e) if e.kind() == ErrorKind::Authentication) {
+        // Key rotation: a second key serves while the first is being replaced.
+        if let Some(second) = client_for(&gw, 1) {
+            result = second.chat(&plan.request, &CallOptions::default()).await;
+        }
+    }
+    let now = js_sys::Date::now() as u64;
+    record.latency_ms = Some(now.saturating_sub(started));
+    match result {
+        Ok(outcome) => {
+            let response = &outcome.response;
+            let served = cost_pico(&gw, &outcome.target, &response.usage);
+            let total = served.unwrap_or(0) + attempts_cost_pico(&gw, &outcome.attempts);
+            record.provider = Some(response.provider);
+            record.model = Some(outcome.target.clone());
+            record.response_model = Some(response.model.clone());
+            record.response_id = response.id.clone();
+            record.provider_request_id = response.request_id.clone();
+            record.usage = response.usage;
+            record.finish_reason = Some(response.finish_reason.clone());
+            record.attempts = outcome.attempts.len() as u32;
+            record.fallback = fallback_of(&plan, &outcome.attempts, Some(&outcome.target));
+            record.cost = served.map(|_| Cost::new(total, false));
+            headers.set("x-llm-edge-provider", response.provider.as_str())?;
+            headers.set("x-llm-edge-model", &outcome.target)?;
+            headers.set("x-llm-edge-attempts", &outcome.attempts.len().to_string())?;
+            if served.is_some() {
+                headers.set(
+                    "x-llm-edge-cost-usd",
+                    &format!("{:.9}", total as f64 / 1e12),
+                )?;
+            }
+            if let Some(route) = &plan.route {
+                headers.set(
+                    "x-llm-edge-route",
+                    &format!("{:?}", route.tier).to_lowercase(),
+                )?;
+            }
+            let body = format.encode_response(response, &model_echo, now / 1000);
+            let tokens = tokens_of(&response.usage);
+            log_record(&record);
+            let gw2 = gw.clone();
+            ctx.wait_until(async move { settlement.settle(gw2, total, tokens, true).await });
+            respond::json(200, body, headers)
+        }
+        Err(error) => {
+            let consumed = attempts_cost_pico(&gw, error.attempts());
+            record.outcome = Outcome::from_error(&error);
+            record.attempts = error.attempts().len() as u32;
+            record.cost = Some(Cost::new(consumed, false));
+            log_record(&record);
+            let gw2 = gw.clone();
+            ctx.wait_until(async move { settlement.settle(gw2, consumed, 0, consumed > 0).await });
+            respond::error(format, &error, headers)
+        }
+    }
+}
