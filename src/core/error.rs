@@ -187,7 +187,7 @@ pub fn parse_http_date(value: &str) -> Option<u64> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u64, day: u64) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: u64, day: u64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

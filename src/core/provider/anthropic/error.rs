@@ -35,6 +35,13 @@ pub fn decode_error(status: u16, headers: &Headers, body: &[u8]) -> Error {
         .with_retry_after(retry_after)
 }
 
+/// Classifies an error envelope met without an HTTP status (the `error` of a Message Batches
+/// `errored` result): `None` if `envelope` has no `error` object.
+pub fn decode_error_envelope(envelope: &serde_json::Value) -> Option<Error> {
+    let body: ErrorBody = serde::Deserialize::deserialize(envelope).ok()?;
+    Some(from_detail(&body.error?, None).with_request_id(body.request_id))
+}
+
 /// Classifies an error object, from an error answer (`status` known) or from an `error` event
 /// inside a stream (`status` `None`: the HTTP status was 200). Sets kind, message, provider and
 /// provider code; the caller adds status, request id, retry-after and usage.

@@ -41,7 +41,7 @@ pub(super) fn request_id(headers: &Headers) -> Option<String> {
 
 /// Classifies the value of an `"error"` field met where no HTTP status applies (inside a
 /// stream, or in a 2xx body). Provider is set; status, request id and usage are the caller's.
-pub(super) fn from_error_value(error: &Value) -> Error {
+pub fn from_error_value(error: &Value) -> Error {
     from_api_error(&api_error(error), None).with_provider(Provider::OpenAi)
 }
 
