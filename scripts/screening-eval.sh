@@ -13,5 +13,5 @@ if [[ "${1:-}" == "--release" ]]; then
   profile=(--release)
 fi
 cargo test "${profile[@]}" --test screening_eval -- --nocapture --test-threads=1 2>&1 \
-  | grep -v -E '^(running|test result|\s*$)' \
-  | sed -E 's/^test [a-z_]+ \.\.\. //'
+  | sed -E 's/^test [a-z_]+ \.\.\. //' \
+  | grep -v -E '^(running |test result|ok$|\s*$)'

@@ -15,8 +15,9 @@
 //! attacks pass, and text that discusses attacks can be flagged: prefer `flag` until the rates
 //! are acceptable for the application, and keep the model's own permissions narrow.
 //!
-//! Cost: linear in the text, about a few microseconds per hundred bytes natively (see the
-//! timing test); encoded payloads are followed at most two levels deep and at most 64 KiB.
+//! Cost: linear in the text. An optimised native build took about 0.3 ms (2.8 M instructions)
+//! for 4 KB of ordinary prose; encoded payloads are followed at most two levels deep and for
+//! at most 64 KiB of decoded text per input.
 mod decode;
 mod detect;
 mod hygiene;
@@ -28,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{Error, ErrorKind};
 use super::model::{ContentPart, Request, Role};
 
-pub use hygiene::{sanitize, sanitize_request, Change, SanitizeConfig, Sanitized};
+pub use hygiene::{sanitize, sanitize_request, Change, PartChanges, SanitizeConfig, Sanitized};
 
 /// The provider code of the error a blocked request gets.
 pub const BLOCKED_CODE: &str = "prompt_injection_detected";
