@@ -18,5 +18,6 @@ for target in "${targets[@]}"; do
     status=1
   fi
 done
-ls fuzz/artifacts/*/ 2>/dev/null && echo "crash artifacts above" || echo "no crash artifacts"
+artifacts=$(find fuzz/artifacts -type f 2>/dev/null)
+if [ -n "$artifacts" ]; then echo "artifacts (crashes, leaks, slow units):"; echo "$artifacts"; status=1; else echo "no artifacts: no crash, leak, timeout or slow unit"; fi
 exit $status
