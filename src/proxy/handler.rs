@@ -5,6 +5,7 @@ use std::rc::Rc;
 use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Result, Stub};
 
 use super::gateway::{gateway, CoreClient, Gateway};
+use super::batches;
 use super::respond;
 use super::stream;
 use crate::core::client::CallOptions;
@@ -96,6 +97,18 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
             Err(error) => respond::error(format, &error, headers),
         },
         (Method::Post, _) if is_chat => chat(req, env, ctx, gw, format, headers).await,
+        (Method::Post, "/v1/llm-edge/batches") => match authenticate(&req, &gw) {
+            Ok((token, client)) => {
+                let mut req = req;
+                let body = req.bytes().await?;
+                batches::submit(&body, &env, &gw, &token, &client, headers).await
+            }
+            Err(error) => respond::error(format, &error, headers),
+        },
+        (Method::Get, p) if p.starts_with("/v1/llm-edge/batches/") => match authenticate(&req, &gw) {
+            Ok((_, client)) => batches::read(p, &gw, &client, headers).await,
+            Err(error) => respond::error(format, &error, headers),
+        },
         (_, _) if is_chat || path == "/v1/models" => {
             let error = Error::new(
                 ErrorKind::InvalidRequest,
@@ -156,7 +169,7 @@ fn models_list(gw: &Gateway, client: &ClientSpec) -> String {
 }
 
 /// A Durable Object name per client token that does not reveal the token (FNV-1a 64).
-fn limits_stub(env: &Env, token: &str) -> Result<Stub> {
+pub fn limits_stub(env: &Env, token: &str) -> Result<Stub> {
     let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
     });
@@ -165,7 +178,7 @@ fn limits_stub(env: &Env, token: &str) -> Result<Stub> {
         .get_stub()
 }
 
-fn limits_config(client: &ClientSpec) -> ClientLimitsConfig {
+pub fn limits_config(client: &ClientSpec) -> ClientLimitsConfig {
     ClientLimitsConfig {
         daily_budget_usd: client.daily_budget_usd,
         requests_per_minute: client.requests_per_minute as u64,
@@ -198,7 +211,7 @@ pub struct Settlement {
 
 impl Settlement {
     /// Settles (or releases, when nothing was consumed) and delivers any budget alert.
-    pub async fn settle(self, gw: Rc<Gateway>, cost_pico: u64, tokens: u64, consumed: bool) {
+    pub async fn settle(self, gw: &Gateway, cost_pico: u64, tokens: u64, consumed: bool) {
         let LimitsReply::Admitted {
             reservation,
             permit,
@@ -426,7 +439,7 @@ async fn chat(
             let tokens = tokens_of(&response.usage);
             log_record(&record);
             let gw2 = gw.clone();
-            ctx.wait_until(async move { settlement.settle(gw2, total, tokens, true).await });
+            ctx.wait_until(async move { settlement.settle(&gw2, total, tokens, true).await });
             respond::json(200, body, headers)
         }
         Err(error) => {
@@ -436,7 +449,7 @@ async fn chat(
             record.cost = Some(Cost::new(consumed, false));
             log_record(&record);
             let gw2 = gw.clone();
-            ctx.wait_until(async move { settlement.settle(gw2, consumed, 0, consumed > 0).await });
+            ctx.wait_until(async move { settlement.settle(&gw2, consumed, 0, consumed > 0).await });
             respond::error(format, &error, headers)
         }
     }

@@ -4,6 +4,7 @@
 //! and turns core calls into HTTP responses.
 use worker::{event, Context, Env, Request, Response, Result};
 
+mod batches;
 mod gateway;
 mod handler;
 mod limits_object;

@@ -179,7 +179,7 @@ pub async fn respond(
             record.cost = Some(Cost::new(consumed, false));
             log_record(&record);
             let gw2 = gw.clone();
-            ctx.wait_until(async move { settlement.settle(gw2, consumed, 0, consumed > 0).await });
+            ctx.wait_until(async move { settlement.settle(&gw2, consumed, 0, consumed > 0).await });
             return respond::error(format, &error, headers);
         }
     };
@@ -257,7 +257,7 @@ pub async fn respond(
         record.outcome = ending.outcome;
         log_record(&record);
         settlement
-            .settle(gw.clone(), total, tokens_of(&ending.usage), true)
+            .settle(&gw, total, tokens_of(&ending.usage), true)
             .await;
     });
 

@@ -17,6 +17,7 @@ export const CLIENTS = {
   "client-token-main": { name: "main", dailyBudgetUsd: 100, requestsPerMinute: 10000, tokensPerMinute: 100000000, models: ["*"] },
   "client-token-limited": { name: "limited", dailyBudgetUsd: 100, requestsPerMinute: 3, tokensPerMinute: 100000000, models: ["*"] },
   "client-token-budget": { name: "budget", dailyBudgetUsd: 0.002, requestsPerMinute: 10000, tokensPerMinute: 100000000, models: ["*"] },
+  "client-token-screened": { name: "screened", dailyBudgetUsd: 10, requestsPerMinute: 10000, tokensPerMinute: 100000000, models: ["*"], screening: "block" },
   "client-token-haiku-only": { name: "haiku-only", dailyBudgetUsd: 10, requestsPerMinute: 10000, tokensPerMinute: 100000000, models: ["anthropic/claude-haiku-4-5", "auto"] },
 };
 

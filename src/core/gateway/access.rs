@@ -120,6 +120,7 @@ mod tests {
             requests_per_minute: 1,
             tokens_per_minute: 1,
             models: vec!["*".into()],
+            screening: Default::default(),
         };
         let clients = HashMap::from([("token-123456".to_string(), spec)]);
         assert!(find_client(&clients, "token-123456").is_some());

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::model::{ModelRef, Provider};
 use crate::core::provider::ProviderConfig;
+use crate::core::screen::ScreenMode;
 
 /// Limits used when the environment does not set them.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -41,6 +42,10 @@ pub struct ClientSpec {
     pub tokens_per_minute: u64,
     /// `"*"` (any model, `auto` included), `"auto"`, or `provider/model` names.
     pub models: Vec<String>,
+    /// Prompt-injection screening of this client's requests: `off` (default), `flag` (reported
+    /// in the usage record) or `block` (refused with a 400).
+    #[serde(default)]
+    pub screening: ScreenMode,
 }
 
 impl ClientSpec {
@@ -275,6 +280,7 @@ mod tests {
             requests_per_minute: 1,
             tokens_per_minute: 1,
             models: vec!["*".into()],
+            screening: ScreenMode::Off,
         };
         assert!(
             client.allows("auto")

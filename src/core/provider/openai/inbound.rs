@@ -962,9 +962,12 @@ pub fn encode_error(error: &Error) -> (u16, String) {
         .filter(|_| error.provider() == Some(Provider::OpenAi) && !is_upstream_auth_failure(error))
         .filter(|code| *code != kind);
     let param = invalid_param(error);
+    // The proxy's own refusals (no provider) carry their code too, e.g. a screened prompt's
+    // `prompt_injection_detected`.
+    let own_code = error.provider_code().filter(|_| error.provider().is_none() && param.is_none());
     let code = match param {
         Some(_) => None,
-        None => upstream_code.or(default_code),
+        None => upstream_code.or(own_code).or(default_code),
     };
     let message = redact_secrets(error.message());
     let body = ErrorOut {
