@@ -16,6 +16,8 @@ export class LlmEdgeError extends Error {
     this.retryAfterMs = details.retryAfterMs ?? undefined;
     this.timeout = details.timeout ?? undefined;
     this.usage = details.usage ?? undefined;
+    /** Every attempt of the call that ended with this error (empty if none was made). */
+    this.attempts = details.attempts ?? [];
   }
 }
 
@@ -27,13 +29,38 @@ function toError(raw) {
 }
 
 const isBrowser = typeof window !== "undefined" && typeof document !== "undefined";
-const CALL_OPTION_KEYS = ["signal"];
+// Options that belong to the client and mean nothing for one call: refused rather than ignored.
+const CLIENT_ONLY_OPTIONS = ["onEvent", "circuitBreaker", "providers"];
+
+function configError(message) {
+  return new LlmEdgeError({ kind: "config", message });
+}
 
 function callJson(request) {
   if (request === null || typeof request !== "object") {
     throw new LlmEdgeError({ kind: "invalid_request", message: "a request object is required" });
   }
-  return JSON.stringify(request, (key, value) => (CALL_OPTION_KEYS.includes(key) ? undefined : value));
+  const misplaced = CLIENT_ONLY_OPTIONS.find((key) => request[key] !== undefined);
+  if (misplaced) throw configError(`${misplaced} is a client option: pass it to new Client(), not to a call`);
+  const { signal, ...call } = request;
+  return JSON.stringify(call);
+}
+
+/**
+ * Wraps the user's `onEvent` for the wasm, which calls it with each policy event as JSON. The
+ * hook only observes: whatever it throws (or an async hook rejects with) is reported on the
+ * console and never changes the call's outcome.
+ */
+function eventDelivery(onEvent) {
+  const report = (error) => console.error("llm-edge: the onEvent hook failed (the call goes on):", error);
+  return (json) => {
+    try {
+      const result = onEvent(JSON.parse(json));
+      if (typeof result?.then === "function") result.then(undefined, report);
+    } catch (error) {
+      report(error);
+    }
+  };
 }
 
 function abortedError() {
@@ -53,6 +80,10 @@ export class Client {
 
   constructor(options = {}) {
     const providers = options.providers ?? {};
+    const { onEvent } = options;
+    if (onEvent !== undefined && typeof onEvent !== "function") {
+      throw configError(`onEvent must be a function, got ${typeof onEvent}`);
+    }
     if (isBrowser && !options.dangerouslyAllowBrowser) {
       for (const [name, settings] of Object.entries(providers)) {
         if (settings && settings.apiKey) {
@@ -79,7 +110,7 @@ export class Client {
       };
     }
     try {
-      this.#wasm = new WasmClient(JSON.stringify(options));
+      this.#wasm = new WasmClient(JSON.stringify(options), onEvent && eventDelivery(onEvent));
     } catch (raw) {
       throw toError(raw);
     }
@@ -122,6 +153,8 @@ export class ChatStream {
   #buffer = [];
   #done = false;
   #unlink;
+  #target;
+  #attempts = [];
 
   constructor(handle, signal) {
     this.#handle = handle;
@@ -140,6 +173,7 @@ export class ChatStream {
     } catch (raw) {
       this.#finish();
       const error = toError(raw);
+      if (error instanceof LlmEdgeError) this.#attempts = error.attempts;
       // An error is also an event, so that `for await` users see it without try/catch.
       return { value: { type: "error", error }, done: false };
     }
@@ -148,9 +182,24 @@ export class ChatStream {
       return { value: undefined, done: true };
     }
     this.#buffer = JSON.parse(batch);
+    const finish = this.#buffer.find((event) => event.type === "finish");
+    if (finish) {
+      this.#target = finish.target ?? undefined;
+      this.#attempts = finish.attempts;
+    }
     const value = this.#buffer.shift();
     if (value.type === "finish" && this.#buffer.length === 0) this.#finish();
     return { value, done: false };
+  }
+
+  /** `provider/model` of the target that served the stream, once it has finished. */
+  get target() {
+    return this.#target;
+  }
+
+  /** Every attempt of the call, once the stream has finished or failed (empty before). */
+  get attempts() {
+    return this.#attempts;
   }
 
   /** Called by `break` in a `for await`: cancels the underlying fetch. */

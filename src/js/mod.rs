@@ -8,19 +8,21 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use crate::core::client::{CallOptions, ChatStream, Client, ClientConfig, Timeouts};
+use crate::core::client::{CallOptions, ChatOutcome, ChatStream, Client, ClientConfig, Timeouts};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::event::StreamEvent;
 use crate::core::http::Headers;
-use crate::core::model::{FinishKind, Provider, Request, Response, ToolCall, Usage, Warning};
+use crate::core::model::{FinishKind, Provider, Request, ToolCall, Usage, Warning};
+use crate::core::policy::{
+    Attempt, CircuitBreakerConfig, EventHook, PolicyConfig, PolicyEvent, PolicyOverrides,
+};
 use crate::core::provider::ProviderConfig;
 use crate::core::runtime::{select, Either};
 
 mod cancel;
 
-
-use cancel::Cancel;
 use crate::web::{FetchTransport, JsClock};
+use cancel::Cancel;
 
 type CoreClient = Client<FetchTransport, JsClock>;
 
@@ -63,8 +65,12 @@ struct TimeoutOptions {
 }
 
 /// Distinguishes `"key": null` (Some(None)) from an absent key (None).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
-    Option::<u64>::deserialize(d).map(Some)
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl TimeoutOptions {
@@ -83,10 +89,16 @@ impl TimeoutOptions {
     }
 }
 
+/// The options only a client has. Its other policy settings are read as [`PolicyOverrides`] of
+/// the defaults, sharing one parser with the calls' (each parser costs wasm size).
 #[derive(Deserialize)]
-struct ProvidersField {
+#[serde(rename_all = "camelCase")]
+struct ClientFields {
     #[serde(default)]
     providers: ProvidersOptions,
+    /// `null` disables circuit breaking.
+    #[serde(default, deserialize_with = "present")]
+    circuit_breaker: Option<Option<CircuitBreakerConfig>>,
 }
 
 /// The per-call settings that sit beside the request's fields in the same JS object. Read by
@@ -98,7 +110,8 @@ struct CallExtras {
     headers: BTreeMap<String, String>,
 }
 
-/// The response as JS sees it: the core response plus derived conveniences.
+/// The response as JS sees it: the core response plus derived conveniences, the target that
+/// served it and every attempt of the call.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsResponse<'a> {
@@ -113,9 +126,11 @@ struct JsResponse<'a> {
     request_id: Option<&'a str>,
     warnings: &'a [Warning],
     content: &'a [crate::core::model::ContentPart],
+    target: &'a str,
+    attempts: &'a [Attempt],
 }
 
-/// The error as JS sees it; `index.js` turns it into an `LlmEdgeError`.
+/// The error as JS sees it; `core.js` turns it into an `LlmEdgeError`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsError<'a> {
@@ -139,12 +154,25 @@ fn error_to_js(error: &Error) -> JsValue {
     JsValue::from_str(&serde_json::to_string(&js).unwrap_or_default())
 }
 
-fn parse_json<'a, T: Deserialize<'a>>(json: &'a str, what: &str) -> Result<T, JsValue> {
-    serde_json::from_str(json).map_err(|e| {
-        error_to_js(&Error::new(
-            ErrorKind::InvalidRequest,
-            format!("invalid {what}: {e}"),
-        ))
+/// Parses JSON from `core.js`; a failure is an error of `kind` (`config` for options,
+/// `invalid_request` for the request itself).
+fn parse_json<'a, T: Deserialize<'a>>(
+    json: &'a str,
+    what: &str,
+    kind: ErrorKind,
+) -> Result<T, JsValue> {
+    serde_json::from_str(json)
+        .map_err(|e| error_to_js(&Error::new(kind, format!("invalid {what}: {e}"))))
+}
+
+/// The `onEvent` callback as the core's hook: each event crosses as JSON text. `call1` catches
+/// whatever the callback throws, so a failing hook cannot break the call it observes (`core.js`
+/// reports the exception).
+fn event_hook(callback: js_sys::Function) -> EventHook {
+    Rc::new(move |event: &PolicyEvent| {
+        if let Ok(json) = serde_json::to_string(event) {
+            let _ = callback.call1(&JsValue::UNDEFINED, &JsValue::from_str(&json));
+        }
     })
 }
 
@@ -156,15 +184,30 @@ pub struct WasmClient {
 
 #[wasm_bindgen]
 impl WasmClient {
+    /// `on_event` receives every policy event as JSON text.
     #[wasm_bindgen(constructor)]
-    pub fn new(options_json: &str) -> Result<WasmClient, JsValue> {
-        let ProvidersField { providers } = parse_json(options_json, "client options")?;
-        let timeouts: TimeoutOptions = parse_json(options_json, "client options")?;
+    pub fn new(
+        options_json: &str,
+        on_event: Option<js_sys::Function>,
+    ) -> Result<WasmClient, JsValue> {
+        const WHAT: &str = "client options";
+        let fields: ClientFields = parse_json(options_json, WHAT, ErrorKind::Config)?;
+        let timeouts: TimeoutOptions = parse_json(options_json, WHAT, ErrorKind::Config)?;
+        let policy: PolicyOverrides = parse_json(options_json, WHAT, ErrorKind::Config)?;
+        let mut policy = PolicyConfig::default()
+            .merged(&policy)
+            .map_err(|e| error_to_js(&e))?;
+        if let Some(breaker) = fields.circuit_breaker {
+            policy.circuit_breaker = breaker;
+        }
+        let providers = fields.providers;
         let config = ClientConfig {
             anthropic: providers.anthropic.map(Into::into),
             openai: providers.openai.map(Into::into),
             gemini: providers.gemini.map(Into::into),
             timeouts: timeouts.apply(Timeouts::default()),
+            policy,
+            on_event: on_event.map(event_hook),
             ..ClientConfig::default()
         };
         Ok(WasmClient {
@@ -193,13 +236,27 @@ impl WasmClient {
 }
 
 impl WasmClient {
+    /// The request and its per-call options. Invalid options are `config` errors thrown here,
+    /// at the call site, for streams as for whole responses.
     fn parse_call(&self, call_json: &str) -> Result<(Request, CallOptions), JsValue> {
-        let request: Request = parse_json(call_json, "request")?;
-        let extras: CallExtras = parse_json(call_json, "request")?;
-        let timeouts: TimeoutOptions = parse_json(call_json, "request")?;
+        const WHAT: &str = "call options";
+        let request: Request = parse_json(call_json, "request", ErrorKind::InvalidRequest)?;
+        let extras: CallExtras = parse_json(call_json, WHAT, ErrorKind::Config)?;
+        let timeouts: TimeoutOptions = parse_json(call_json, WHAT, ErrorKind::Config)?;
+        let policy: PolicyOverrides = parse_json(call_json, WHAT, ErrorKind::Config)?;
+        let config = self.client.config();
+        let timeouts = (!timeouts.is_empty()).then(|| timeouts.apply(config.timeouts));
+        let checked = match &timeouts {
+            Some(timeouts) => timeouts.validate(),
+            None => Ok(()),
+        };
+        checked
+            .and_then(|()| config.policy.merged(&policy).map(drop))
+            .map_err(|e| error_to_js(&e))?;
         let options = CallOptions {
             headers: extras.headers.into_iter().collect::<Headers>(),
-            timeouts: (!timeouts.is_empty()).then(|| timeouts.apply(self.client.config().timeouts)),
+            timeouts,
+            policy,
             ..CallOptions::default()
         };
         Ok((request, options))
@@ -236,9 +293,7 @@ impl WasmCall {
                 return Err(error_to_js(&cancelled_error()));
             }
             match select(client.chat(&request, &options), cancel.cancelled()).await {
-                Either::Left(Ok(outcome)) => {
-                    Ok(JsValue::from_str(&response_json(&outcome.response)))
-                }
+                Either::Left(Ok(outcome)) => Ok(JsValue::from_str(&response_json(&outcome))),
                 Either::Left(Err(error)) => Err(error_to_js(&error)),
                 Either::Right(()) => Err(error_to_js(&cancelled_error())),
             }
@@ -251,7 +306,8 @@ impl WasmCall {
     }
 }
 
-fn response_json(response: &Response) -> String {
+fn response_json(outcome: &ChatOutcome) -> String {
+    let response = &outcome.response;
     let js = JsResponse {
         text: response.text(),
         tool_calls: response.tool_calls(),
@@ -264,6 +320,8 @@ fn response_json(response: &Response) -> String {
         request_id: response.request_id.as_deref(),
         warnings: &response.warnings,
         content: &response.content,
+        target: &outcome.target,
+        attempts: &outcome.attempts,
     };
     serde_json::to_string(&js).unwrap_or_default()
 }
@@ -271,11 +329,12 @@ fn response_json(response: &Response) -> String {
 /// A streamed call in flight.
 #[wasm_bindgen]
 pub struct WasmStream {
-    stream: Rc<RefCell<Option<ChatStream<FetchTransport, JsClock>>>>,
+    stream: Rc<RefCell<Option<CoreStream>>>,
     cancel: Cancel,
 }
 
-/// One stream event as JS sees it (`finish` flattens the reason like the response does).
+/// One stream event as JS sees it: `finish` flattens the reason like the response does, and
+/// tells which target served the stream and every attempt of the call.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum JsEvent<'a> {
@@ -287,9 +346,13 @@ enum JsEvent<'a> {
         #[serde(rename = "rawFinishReason")]
         raw_finish_reason: Option<&'a str>,
         usage: &'a Usage,
+        target: Option<&'a str>,
+        attempts: &'a [Attempt],
     },
     Other(&'a StreamEvent),
 }
+
+type CoreStream = ChatStream<FetchTransport, JsClock>;
 
 #[wasm_bindgen]
 impl WasmStream {
@@ -325,16 +388,21 @@ impl WasmStream {
                 None => return Ok(JsValue::UNDEFINED),
                 Some(Err(error)) => return Err(error_to_js(&error)),
                 Some(Ok(event)) => {
-                    ended |= push_event(&mut json, &event);
+                    ended |= push_event(&mut json, &event, &stream);
                     // Drain what is already decoded without waiting on the network.
                     while let Some(event) = stream.next_ready() {
-                        ended |= push_event(&mut json, &event);
+                        ended |= push_event(&mut json, &event, &stream);
                     }
                 }
             }
             json.push(']');
             if !ended {
                 *slot.borrow_mut() = Some(stream);
+            } else if let Either::Right(()) =
+                select(read_to_end(&mut stream), cancel.cancelled()).await
+            {
+                cancel.take_unreported();
+                return Err(error_to_js(&cancelled_error()));
             }
             Ok(JsValue::from_str(&json))
         })
@@ -347,8 +415,17 @@ impl WasmStream {
     }
 }
 
+/// After the terminal event, reads the body to its end before the `finish` event reaches the
+/// caller: the core reports the call's `outcome` when the body ends, so the caller's `onEvent`
+/// has it by then, and the connection closes cleanly instead of being aborted. Providers end
+/// the body right after the terminal event; the call's total and idle deadlines, when set,
+/// bound the wait for one that does not.
+async fn read_to_end(stream: &mut CoreStream) {
+    while let Some(Ok(_)) = stream.next().await {}
+}
+
 /// Appends one event to a JSON array under construction; true for the terminal event.
-fn push_event(json: &mut String, event: &StreamEvent) -> bool {
+fn push_event(json: &mut String, event: &StreamEvent, stream: &CoreStream) -> bool {
     if json.len() > 1 {
         json.push(',');
     }
@@ -359,6 +436,8 @@ fn push_event(json: &mut String, event: &StreamEvent) -> bool {
                 finish_reason: reason.unified,
                 raw_finish_reason: reason.raw.as_deref(),
                 usage,
+                target: stream.target(),
+                attempts: stream.attempts(),
             },
             true,
         ),

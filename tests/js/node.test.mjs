@@ -18,7 +18,9 @@ let client;
 
 before(async () => {
   mock = await startMockProvider();
-  client = new Client({ providers: mockProviders(mock.url) });
+  // These tests check each provider's translation and the error surface of one attempt; the
+  // retry and circuit-breaker policies are tested in reliability.test.mjs.
+  client = new Client({ providers: mockProviders(mock.url), retry: { maxRetries: 0 }, circuitBreaker: null });
 });
 
 after(() => mock?.close());
@@ -199,4 +201,19 @@ test("a stream converts to a web ReadableStream of SSE bytes", async () => {
   assert.match(text, /^event: start\n/);
   assert.equal((text.match(/event: text-delta\n/g) ?? []).length, 3);
   assert.match(text, /event: finish\ndata: \{"type":"finish","finishReason":"stop"/);
+});
+
+test("only the call's own signal is withheld from the request: a tool property named signal is sent", async () => {
+  const tool = {
+    name: "set_alarm",
+    parameters: { type: "object", properties: { signal: { type: "string" } }, required: ["signal"] },
+  };
+  const res = await client.chat({
+    model: MODELS.openai,
+    messages: [{ role: "user", content: "Wake me" }],
+    tools: [tool],
+    signal: new AbortController().signal,
+  });
+  assert.deepEqual(res.toolCalls[0].arguments, { signal: "mock" });
+  assert.deepEqual(lastRequest("openai").body.tools[0].function.parameters.properties, { signal: { type: "string" } });
 });
