@@ -2,6 +2,24 @@
 //! targets (the requested model, then the fallbacks), runs attempts through the reliability
 //! policies ([`crate::core::policy`]), and decodes whole or streamed answers under the
 //! configured deadlines.
+//!
+//! Every call also goes through the cost layer, in this order:
+//! 1. a route (`model: "auto"`, or a named route) is resolved to a model by the router, with
+//!    capabilities from the price table; the decision is in the outcome and a `route` event;
+//! 2. `cacheSystemPrompt` marks the system prompt for Anthropic prompt caching;
+//! 3. the per-request cap rejects the call (`budget_exceeded`) or lowers its `maxTokens`;
+//! 4. the response cache (opt-in) answers a repeated request, or makes it wait for an
+//!    identical one in flight (single-flight);
+//! 5. the daily budget reserves the call's worst case, refusing it when that would pass the
+//!    budget;
+//! 6. the attempts run (retries, fallback, hedging);
+//! 7. everything the attempts consumed is priced (failed and abandoned ones included), the
+//!    reservation is settled at that cost (alerts fire as thresholds are crossed), a stale
+//!    cache entry may answer a call every target failed, and one usage record is emitted.
+//!
+//! A call's bookkeeping is a guard ([`track`]): a caller that drops a call or a stream midway
+//! still gets what was consumed settled and recorded, and the budget released.
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +27,13 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use super::error::{Error, ErrorKind};
+use super::budget::Spend;
+use super::cache::{replay_events, CacheKey, CacheStats};
+use super::cost::{
+    estimate_cost, project_monthly_cost, CostBreakdown, CostEstimate, MonthlyProjection,
+    MonthlyUsagePlan, Picodollars,
+};
+use super::error::{Error, ErrorKind, TimeoutKind};
 use super::event::StreamEvent;
 use super::http::{Headers, HttpResponse};
 use super::model::{ModelRef, Provider, Request, Response, Usage, Warning};
@@ -20,8 +44,26 @@ use super::policy::{
     counts_as_failure, Attempt, AttemptOutcome, Breakers, CircuitState, EventHook, PolicyConfig,
     PolicyEvent, PolicyOverrides,
 };
+use super::pricing::PriceTable;
 use super::provider::{self, ProviderConfig, StreamParser};
-use super::runtime::{Clock, ResponseBody, ResponseHead, Transport};
+use super::route::RouteDecision;
+use super::runtime::{with_deadline, Clock, ResponseBody, ResponseHead, Transport};
+use super::usage::{CacheStatus, Outcome};
+
+mod costs;
+mod flight;
+mod track;
+
+use costs::{mark_system_prompt, CostHooks, CostLayer, CostTally};
+pub use costs::{
+    min_cacheable_tokens, AlertHook, BudgetOptions, CacheOptions, CostConfig, RouterHook, UsageHook,
+};
+use flight::{FlightResult, Joined};
+use track::{CallTrack, Ending, Settled};
+
+/// Text characters per `text-delta` when a cached answer is replayed as a stream: small
+/// enough that a UI still renders it progressively.
+const REPLAY_CHUNK_CHARS: usize = 64;
 
 /// Deadlines of one call, in milliseconds; `None` disables one. Each cancels the attempt it
 /// fires in (dropping its request) and is a `timeout` error naming which one fired.
@@ -76,6 +118,11 @@ pub struct CallOptions {
     pub timeouts: Option<Timeouts>,
     /// Overrides the client's retry, fallback and hedging settings for this call.
     pub policy: PolicyOverrides,
+    /// `Some(false)` keeps this call away from the response cache (neither read nor stored);
+    /// otherwise the client's cache, if configured, is used.
+    pub cache: Option<bool>,
+    /// Overrides the client's `cacheSystemPrompt` for this call.
+    pub cache_system_prompt: Option<bool>,
 }
 
 #[derive(Clone, Default)]
@@ -87,8 +134,16 @@ pub struct ClientConfig {
     /// Retry, fallback, circuit breaker and hedging settings.
     pub policy: PolicyConfig,
     /// Receives every policy event of every call (attempts, retries, fallbacks, breaker
-    /// changes, hedges, outcomes), synchronously.
+    /// changes, hedges, routes, outcomes), synchronously.
     pub on_event: Option<EventHook>,
+    /// Routing, prices, budget, response cache and prompt caching.
+    pub costs: CostConfig,
+    /// Receives one usage record per call (`onUsage`).
+    pub on_usage: Option<UsageHook>,
+    /// Receives each daily-budget alert once (`onAlert`).
+    pub on_alert: Option<AlertHook>,
+    /// A custom router consulted after the built-in decision for routed calls.
+    pub router: Option<RouterHook>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -100,6 +155,10 @@ impl std::fmt::Debug for ClientConfig {
             .field("timeouts", &self.timeouts)
             .field("policy", &self.policy)
             .field("on_event", &self.on_event.as_ref().map(|_| "<hook>"))
+            .field("costs", &self.costs)
+            .field("on_usage", &self.on_usage.as_ref().map(|_| "<hook>"))
+            .field("on_alert", &self.on_alert.as_ref().map(|_| "<hook>"))
+            .field("router", &self.router.as_ref().map(|_| "<hook>"))
             .finish()
     }
 }
@@ -113,21 +172,41 @@ impl ClientConfig {
         }
     }
 
-    /// Checks the deadlines and the policy settings.
+    /// Checks the deadlines, the policy and the cost settings.
     pub fn validate(&self) -> Result<(), Error> {
         self.timeouts.validate()?;
-        self.policy.validate()
+        self.policy.validate()?;
+        self.costs.validate()
     }
 }
 
-/// A whole response, with the target that served it and every attempt of the call.
+/// A whole response, with the target that served it, every attempt of the call, and what
+/// the call cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatOutcome {
+    /// The answer; its `warnings` include the call's own (an unknown price, a `maxTokens`
+    /// lowered by the budget, a prompt too short to cache, a stale answer).
     pub response: Response,
-    /// `provider/model` of the target that served the call.
+    /// `provider/model` of the target that served the call (the call's first target for an
+    /// answer from the cache).
     pub target: String,
+    /// The upstream attempts (none when the cache answered).
     pub attempts: Vec<Attempt>,
+    /// The serving answer's cost by billing class: `None` when its model has no known price
+    /// (a warning says so), all zeros when the cache answered.
+    pub cost: Option<CostBreakdown>,
+    /// The whole call's cost in USD: `cost` plus what attempts that failed or were abandoned
+    /// had consumed. `None` when some of that could not be priced.
+    #[serde(rename = "costUsd")]
+    pub total_cost: Option<Picodollars>,
+    /// The router's decision when the request named a route.
+    pub route: Option<RouteDecision>,
+    /// Whether the response cache answered (`hit`, `coalesced`, `stale`), was asked (`miss`)
+    /// or is not used (`off`).
+    pub cache: CacheStatus,
+    /// Answered from an expired cache entry because every target failed.
+    pub stale: bool,
 }
 
 struct Shared<T, C> {
@@ -135,6 +214,22 @@ struct Shared<T, C> {
     clock: C,
     config: ClientConfig,
     breakers: Breakers,
+    costs: Rc<CostLayer>,
+}
+
+/// A call resolved before anything is sent: routed, marked for prompt caching, within the
+/// per-request cap, with its cache key and what the daily budget must reserve for it.
+struct Prepared<'r> {
+    request: Cow<'r, Request>,
+    plan: CallPlan,
+    cache_key: Option<CacheKey>,
+    worst_case_pico: u64,
+}
+
+/// An answer the response cache gave, and how.
+struct FromCache {
+    response: Response,
+    status: CacheStatus,
 }
 
 /// A client shared by all calls; cloning is cheap, and clones share the circuit breakers.
@@ -154,12 +249,19 @@ impl<T: Transport, C: Clock> Client<T, C> {
     /// Fails with a `config` error when a setting is invalid.
     pub fn new(transport: T, clock: C, config: ClientConfig) -> Result<Self, Error> {
         config.validate()?;
+        let hooks = CostHooks {
+            on_usage: config.on_usage.clone(),
+            on_alert: config.on_alert.clone(),
+            router: config.router.clone(),
+        };
+        let costs = Rc::new(CostLayer::new(&config.costs, hooks)?);
         Ok(Client {
             shared: Rc::new(Shared {
                 transport,
                 clock,
                 breakers: Breakers::new(config.policy.circuit_breaker.clone()),
                 config,
+                costs,
             }),
         })
     }
@@ -177,8 +279,78 @@ impl<T: Transport, C: Clock> Client<T, C> {
         self.shared.breakers.state(target)
     }
 
+    /// The prices the client bills with: the built-in table with the configured overrides.
+    pub fn prices(&self) -> &PriceTable {
+        &self.shared.costs.prices
+    }
+
+    /// Warnings about the configuration, such as price entries that were skipped.
+    pub fn config_warnings(&self) -> &[Warning] {
+        &self.shared.costs.config_warnings
+    }
+
+    /// Today's spend (UTC day), what calls in flight hold reserved, and the daily budget.
+    pub fn spend(&self) -> Spend {
+        self.shared.costs.spend(self.shared.clock.now_ms())
+    }
+
+    /// Forgets today's spend and delivered alerts; calls in flight keep their reservations.
+    pub fn reset_spend(&self) {
+        self.shared.costs.reset_spend(self.shared.clock.now_ms());
+    }
+
+    /// The response cache's counters; `None` when the client has no cache.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.shared.costs.cache.as_ref().map(|cache| cache.stats())
+    }
+
+    /// What `request` would cost, before sending it: its input estimated offline, its output
+    /// both expected and at worst (`maxTokens`, or what the provider would be allowed). A route
+    /// is resolved as a call would resolve it, without pinning the conversation. Fails with a
+    /// `config` error when the model has no known price.
+    pub fn estimate_cost(&self, request: &Request) -> Result<CostEstimate, Error> {
+        let costs = &self.shared.costs;
+        let mut request = Cow::Borrowed(request);
+        if costs.router.handles(&request.model) {
+            // An estimate must not pin the conversation to a model.
+            let mut probe = request.clone().into_owned();
+            probe.metadata.conversation_id = None;
+            if let Some(decision) = costs.route(&probe, self.shared.clock.now_ms())? {
+                request.to_mut().model = decision.model;
+            }
+        }
+        let model = ModelRef::parse(&request.model)?;
+        if model.provider == Provider::Anthropic {
+            if costs.cache_system_prompt {
+                // A warning here only says the prompt stays unmarked, as the call would.
+                let _ = mark_system_prompt(&mut request, &model);
+            }
+            if request.max_tokens.is_none() {
+                request.to_mut().max_tokens = Some(provider::anthropic::DEFAULT_MAX_TOKENS);
+            }
+        }
+        let price = costs
+            .prices
+            .lookup_or_warn(&model.qualified())
+            .map_err(|unknown| Error::new(ErrorKind::Config, unknown.message))?;
+        Ok(estimate_cost(&request, price, model.provider))
+    }
+
+    /// A month's cost (requests/day × 30 × tokens × price) at the client's prices.
+    pub fn project_monthly_cost(
+        &self,
+        plan: &MonthlyUsagePlan,
+    ) -> Result<MonthlyProjection, Error> {
+        project_monthly_cost(&self.shared.costs.prices, plan)
+    }
+
     /// Sends one request and returns the whole response, retrying and falling back as the
-    /// policies say.
+    /// policies say, within the budget, from the cache when it can.
+    ///
+    /// Dropping the returned future cancels the call: the budget reservation is settled at
+    /// the expected cost of each attempt still in flight (a provider finishes and bills a
+    /// whole response even when its caller went away), flagged as estimated, and the usage
+    /// record says `cancelled`.
     pub async fn chat(
         &self,
         request: &Request,
@@ -186,26 +358,120 @@ impl<T: Transport, C: Clock> Client<T, C> {
     ) -> Result<ChatOutcome, Error> {
         let shared = &*self.shared;
         let reporter = Reporter::new(shared.config.on_event.clone(), shared.clock.now_ms());
-        let result = match self.plan(request, options) {
-            Ok(plan) => {
-                Call::new(&shared.clock, &shared.breakers, &reporter, &plan)
-                    .run(|target, limits, _| chat_attempt(shared, request, target, limits))
-                    .await
-            }
-            Err(error) => Err(error),
+        let mut track = CallTrack::new(
+            shared.costs.clone(),
+            Box::new(|| shared.clock.now_ms()),
+            request,
+        );
+        let prepared = match self.prepare(
+            Cow::Borrowed(request),
+            options,
+            false,
+            &reporter,
+            &mut track,
+        ) {
+            Ok(prepared) => prepared,
+            Err(error) => return Err(refused(&reporter, &mut track, error)),
         };
+        let first_target = prepared.plan.targets[0].key.clone();
+        if let Some(key) = prepared.cache_key {
+            match self.join_flight(&mut track, key, &prepared.plan).await {
+                Ok(None) => {}
+                Ok(Some(cached)) => {
+                    let (response, settled) = answer_from_cache(
+                        &reporter,
+                        &mut track,
+                        cached,
+                        &first_target,
+                        &[],
+                        CostTally::default(),
+                    );
+                    return Ok(outcome_from_cache(
+                        response,
+                        first_target,
+                        Vec::new(),
+                        settled,
+                        &track,
+                    ));
+                }
+                Err(error) => return Err(refused(&reporter, &mut track, error)),
+            }
+        }
+        if let Err(error) = track.reserve(prepared.worst_case_pico) {
+            track.share_error(&error);
+            return Err(refused(&reporter, &mut track, error));
+        }
+        let request = &*prepared.request;
+        let result = Call::new(&shared.clock, &shared.breakers, &reporter, &prepared.plan)
+            .run(|target, limits, _| {
+                track.attempt_started();
+                let track = &track;
+                async move {
+                    let result = chat_attempt(shared, request, target, limits).await;
+                    track.attempt_ended();
+                    result
+                }
+            })
+            .await;
         let now = shared.clock.now_ms();
         match result {
             Ok(served) => {
                 reporter.succeeded(now, &served.target, &served.attempts);
+                let mut response = served.value;
+                track.note_response(&response);
+                let mut tally = shared.costs.tally_attempts(&served.attempts);
+                let report =
+                    shared
+                        .costs
+                        .price(&served.target, Some(&response.model), &response.usage);
+                tally.add(report, &response.usage, true);
+                track.share(&response, false);
+                let settled = track.finish(Ending {
+                    outcome: Outcome::Ok,
+                    target: Some(&served.target),
+                    attempts: &served.attempts,
+                    tally,
+                });
+                response.warnings.extend(settled.warnings);
                 Ok(ChatOutcome {
-                    response: served.value,
+                    response,
                     target: served.target,
                     attempts: served.attempts,
+                    cost: settled.cost,
+                    total_cost: settled.total,
+                    route: track.route().cloned(),
+                    cache: track.cache_status(),
+                    stale: false,
                 })
             }
             Err(error) => {
                 reporter.failed(now, &error);
+                let tally = shared.costs.tally_attempts(error.attempts());
+                if let Some(stale) = stale_answer(&mut track, &error) {
+                    let attempts = error.attempts().to_vec();
+                    let (response, settled) = answer_from_cache(
+                        &reporter,
+                        &mut track,
+                        stale,
+                        &first_target,
+                        &attempts,
+                        tally,
+                    );
+                    return Ok(outcome_from_cache(
+                        response,
+                        first_target,
+                        attempts,
+                        settled,
+                        &track,
+                    ));
+                }
+                track.share_error(&error);
+                track.finish(Ending {
+                    outcome: Outcome::from_error(&error),
+                    target: None,
+                    attempts: error.attempts(),
+                    tally,
+                });
                 Err(error)
             }
         }
@@ -228,6 +494,124 @@ impl<T: Transport, C: Clock> Client<T, C> {
             record: 0,
             served_since_ms: 0,
             reporter: None,
+            track: None,
+            cost: None,
+            total_cost: None,
+            route: None,
+            cache: CacheStatus::Off,
+        }
+    }
+
+    /// Routes the call, plans its targets, marks its system prompt for prompt caching, applies
+    /// the per-request cap and computes its cache key. Nothing is reserved or sent yet.
+    fn prepare<'r>(
+        &self,
+        request: Cow<'r, Request>,
+        options: &CallOptions,
+        streaming: bool,
+        reporter: &Reporter,
+        track: &mut CallTrack<'_>,
+    ) -> Result<Prepared<'r>, Error> {
+        let costs = &self.shared.costs;
+        let mut request = request;
+        let route = costs.route(&request, track.now_ms())?;
+        if let Some(decision) = &route {
+            reporter.emit(|| PolicyEvent::Route {
+                requested: request.model.clone(),
+                decision: decision.clone(),
+            });
+            request.to_mut().model = decision.model.clone();
+        }
+        let plan = self.plan(&request, options)?;
+        let mut warnings = Vec::new();
+        if options
+            .cache_system_prompt
+            .unwrap_or(costs.cache_system_prompt)
+        {
+            let anthropic = plan
+                .targets
+                .iter()
+                .find(|t| t.model.provider == Provider::Anthropic);
+            if let Some(target) = anthropic {
+                warnings.extend(mark_system_prompt(&mut request, &target.model));
+            }
+        }
+        let budget = costs.check_budget(&mut request, &plan, streaming);
+        let abandoned = budget.as_ref().map_or(0, |b| b.abandoned_attempt_pico);
+        let budget = match budget {
+            Ok(mut budget) => {
+                warnings.append(&mut budget.warnings);
+                Ok(budget)
+            }
+            Err(error) => Err(error),
+        };
+        track.prepared(route, &plan.targets[0].key, abandoned, warnings);
+        let budget = budget?;
+        let cache_key = match (&costs.cache, options.cache) {
+            (Some(_), None | Some(true)) => {
+                track.cached();
+                Some(CacheKey::for_request(&request, &plan.targets[0].model)?)
+            }
+            _ => None,
+        };
+        Ok(Prepared {
+            request,
+            plan,
+            cache_key,
+            worst_case_pico: budget.worst_case_pico,
+        })
+    }
+
+    /// Asks the response cache: `Some` when it (or an identical call in flight) answered,
+    /// `None` when this call leads and must make the upstream call itself.
+    async fn join_flight(
+        &self,
+        track: &mut CallTrack<'_>,
+        key: CacheKey,
+        plan: &CallPlan,
+    ) -> Result<Option<FromCache>, Error> {
+        let shared = &*self.shared;
+        let Some(cache) = shared.costs.cache.as_ref() else {
+            return Ok(None);
+        };
+        let wait = match cache.join(key, shared.clock.now_ms()) {
+            Joined::Hit(response) => {
+                return Ok(Some(FromCache {
+                    response: *response,
+                    status: CacheStatus::Hit,
+                }))
+            }
+            Joined::Lead => {
+                track.lead(key);
+                return Ok(None);
+            }
+            Joined::Follow(wait) => wait,
+        };
+        let deadline = plan
+            .timeouts
+            .total_ms
+            .map(|ms| track.started_ms().saturating_add(ms));
+        match with_deadline(&shared.clock, deadline, wait).await {
+            Some(FlightResult::Lead) => {
+                track.lead(key);
+                Ok(None)
+            }
+            Some(FlightResult::Answer(Ok(answer))) => Ok(Some(FromCache {
+                status: match answer.stale {
+                    true => CacheStatus::Stale,
+                    false => CacheStatus::Coalesced,
+                },
+                response: answer.response.clone(),
+            })),
+            Some(FlightResult::Answer(Err(error))) => Err(error),
+            None => Err(Error::timeout(
+                TimeoutKind::Total,
+                format!(
+                    "the call's total deadline ({} ms) passed while it waited for an identical \
+                     request in flight",
+                    plan.timeouts.total_ms.unwrap_or_default()
+                ),
+            )),
         }
     }
 
@@ -297,6 +681,88 @@ fn from_provider(error: Error, provider: Provider) -> Error {
         error
     } else {
         error.with_provider(provider)
+    }
+}
+
+/// Ends a call refused before anything was sent (a route, the budget, a shared failure).
+fn refused(reporter: &Reporter, track: &mut CallTrack<'_>, error: Error) -> Error {
+    reporter.failed(track.now_ms(), &error);
+    track.finish(Ending {
+        outcome: Outcome::from_error(&error),
+        target: None,
+        attempts: &[],
+        tally: CostTally::default(),
+    });
+    error
+}
+
+/// Stale-if-error: an expired entry answers a call that every target failed, if the client
+/// allows it (`cache.staleIfErrorMs`). Identical calls waiting for this one get it too.
+fn stale_answer(track: &mut CallTrack<'_>, error: &Error) -> Option<FromCache> {
+    if error.kind() == ErrorKind::Cancelled {
+        return None;
+    }
+    let response = track.stale_answer()?;
+    track.share(&response, true);
+    track.warn(Warning {
+        setting: "cache".to_string(),
+        message: format!(
+            "the call failed ({}): answered from the response cache past its TTL \
+             (cache.staleIfErrorMs)",
+            error.kind()
+        ),
+    });
+    Some(FromCache {
+        response,
+        status: CacheStatus::Stale,
+    })
+}
+
+/// Ends a call the cache answered: the answer cost nothing; `tally` holds what failed
+/// attempts consumed before a stale answer.
+fn answer_from_cache(
+    reporter: &Reporter,
+    track: &mut CallTrack<'_>,
+    cached: FromCache,
+    target: &str,
+    attempts: &[Attempt],
+    mut tally: CostTally,
+) -> (Response, Settled) {
+    let FromCache {
+        mut response,
+        status,
+    } = cached;
+    if status != CacheStatus::Stale {
+        reporter.succeeded(track.now_ms(), target, attempts);
+    }
+    track.answered_from_cache(status, &response);
+    tally.serve_free(target);
+    let settled = track.finish(Ending {
+        outcome: Outcome::Ok,
+        target: Some(target),
+        attempts,
+        tally,
+    });
+    response.warnings.extend(settled.warnings.iter().cloned());
+    (response, settled)
+}
+
+fn outcome_from_cache(
+    response: Response,
+    target: String,
+    attempts: Vec<Attempt>,
+    settled: Settled,
+    track: &CallTrack<'_>,
+) -> ChatOutcome {
+    ChatOutcome {
+        response,
+        target,
+        attempts,
+        cost: settled.cost,
+        total_cost: settled.total,
+        route: track.route().cloned(),
+        cache: track.cache_status(),
+        stale: track.cache_status() == CacheStatus::Stale,
     }
 }
 
@@ -450,12 +916,29 @@ struct Committed<B> {
     record: usize,
     started_ms: u64,
     reporter: Reporter,
+    track: CallTrack<'static>,
 }
 
-type Connecting<B> = Pin<Box<dyn Future<Output = Result<Committed<B>, Error>>>>;
+/// An answer from the response cache, replayed as a stream. Its bookkeeping is finished.
+struct Replayed {
+    response: Response,
+    target: String,
+    attempts: Vec<Attempt>,
+    settled: Settled,
+    route: Option<RouteDecision>,
+    cache: CacheStatus,
+}
 
-/// Runs a stream's attempts until one has produced content. Owns everything it uses, so that
-/// the stream can keep it across `next()` calls.
+enum Connected<B> {
+    Live(Box<Committed<B>>),
+    Replay(Box<Replayed>),
+}
+
+type Connecting<B> = Pin<Box<dyn Future<Output = Result<Connected<B>, Error>>>>;
+
+/// Runs a stream's attempts until one has produced content (or the cache answered). Owns
+/// everything it uses, so that the stream can keep it across `next()` calls; dropping it drops
+/// the call's guard, which settles and records what the attempts consumed.
 fn connect<T, C>(
     client: Client<T, C>,
     request: Request,
@@ -469,27 +952,98 @@ where
     Box::pin(async move {
         let shared = &*client.shared;
         let reporter = Reporter::new(shared.config.on_event.clone(), shared.clock.now_ms());
-        let result = match client.plan(&request, &options) {
-            Ok(plan) => {
-                Call::new(&shared.clock, &shared.breakers, &reporter, &plan)
-                    .run(|target, limits, progress| {
-                        stream_attempt(shared, &request, target, limits, progress)
-                    })
-                    .await
-            }
-            Err(error) => Err(error),
+        let timer = client.clone();
+        let mut track = CallTrack::new(
+            shared.costs.clone(),
+            Box::new(move || timer.shared.clock.now_ms()),
+            &request,
+        );
+        let prepared =
+            match client.prepare(Cow::Owned(request), &options, true, &reporter, &mut track) {
+                Ok(prepared) => prepared,
+                Err(error) => return Err(refused(&reporter, &mut track, error)),
+            };
+        let Prepared {
+            request,
+            plan,
+            cache_key,
+            worst_case_pico,
+        } = prepared;
+        let request = Rc::new(request.into_owned());
+        let first_target = plan.targets[0].key.clone();
+        let replay = |track: &mut CallTrack<'static>,
+                      cached: FromCache,
+                      attempts: Vec<Attempt>,
+                      tally: CostTally| {
+            track.first_content();
+            let (response, settled) =
+                answer_from_cache(&reporter, track, cached, &first_target, &attempts, tally);
+            Connected::Replay(Box::new(Replayed {
+                response,
+                target: first_target.clone(),
+                attempts,
+                settled,
+                route: track.route().cloned(),
+                cache: track.cache_status(),
+            }))
         };
+        if let Some(key) = cache_key {
+            match client.join_flight(&mut track, key, &plan).await {
+                Ok(None) => {}
+                Ok(Some(cached)) => {
+                    return Ok(replay(&mut track, cached, Vec::new(), CostTally::default()))
+                }
+                Err(error) => return Err(refused(&reporter, &mut track, error)),
+            }
+        }
+        if let Err(error) = track.reserve(worst_case_pico) {
+            track.share_error(&error);
+            return Err(refused(&reporter, &mut track, error));
+        }
+        let result = Call::new(&shared.clock, &shared.breakers, &reporter, &plan)
+            .run(|target, limits, progress| {
+                track.attempt_started();
+                let (track, request) = (&track, &*request);
+                async move {
+                    let result = stream_attempt(shared, request, target, limits, progress).await;
+                    track.attempt_ended();
+                    result
+                }
+            })
+            .await;
         match result {
-            Ok(served) => Ok(Committed {
-                connection: served.value,
-                target: served.target,
-                attempts: served.attempts,
-                record: served.record,
-                started_ms: served.started_ms,
-                reporter,
-            }),
+            Ok(served) => {
+                let connection = served.value;
+                track.commit(
+                    &served.target,
+                    request.clone(),
+                    &served.attempts,
+                    connection.request_id.as_deref(),
+                    &connection.warnings,
+                );
+                Ok(Connected::Live(Box::new(Committed {
+                    connection,
+                    target: served.target,
+                    attempts: served.attempts,
+                    record: served.record,
+                    started_ms: served.started_ms,
+                    reporter,
+                    track,
+                })))
+            }
             Err(error) => {
                 reporter.failed(shared.clock.now_ms(), &error);
+                let tally = shared.costs.tally_attempts(error.attempts());
+                if let Some(stale) = stale_answer(&mut track, &error) {
+                    return Ok(replay(&mut track, stale, error.attempts().to_vec(), tally));
+                }
+                track.share_error(&error);
+                track.finish(Ending {
+                    outcome: Outcome::from_error(&error),
+                    target: None,
+                    attempts: error.attempts(),
+                    tally,
+                });
                 Err(error)
             }
         }
@@ -514,6 +1068,11 @@ enum StreamState<B> {
 /// Until the first content (text, reasoning or a tool call) arrives, attempts are retried and
 /// fall back invisibly: the caller sees one clean stream from the target that served it. After
 /// that, a failure ends the stream with an error carrying the usage so far, and is not retried.
+///
+/// However it ends, the stream is costed and its budget reservation settled: from its final
+/// usage when it finishes; from the usage received, or else from the text decoded so far
+/// (flagged estimated), when it fails or is dropped. An answer from the response cache is
+/// replayed as the events a live stream would have produced.
 pub struct ChatStream<T: Transport, C> {
     client: Client<T, C>,
     /// The request and options, until the stream starts.
@@ -532,6 +1091,12 @@ pub struct ChatStream<T: Transport, C> {
     record: usize,
     served_since_ms: u64,
     reporter: Option<Reporter>,
+    /// The call's bookkeeping, while the committed stream is read.
+    track: Option<CallTrack<'static>>,
+    cost: Option<CostBreakdown>,
+    total_cost: Option<Picodollars>,
+    route: Option<RouteDecision>,
+    cache: CacheStatus,
 }
 
 impl<T: Transport, C: Clock> ChatStream<T, C> {
@@ -567,6 +1132,40 @@ impl<T: Transport, C: Clock> ChatStream<T, C> {
     /// An event that is already decoded, without waiting on the network.
     pub fn next_ready(&mut self) -> Option<StreamEvent> {
         self.pending.pop_front()
+    }
+
+    /// The serving answer's cost by billing class, once the stream has ended (finished,
+    /// failed or answered from the cache); `estimated` when it was cut short. `None` before
+    /// that, or when the model has no known price (a warning says so).
+    pub fn cost(&self) -> Option<&CostBreakdown> {
+        self.cost.as_ref()
+    }
+
+    /// The whole call's cost once the stream has ended: [`cost`](Self::cost) plus what
+    /// attempts that failed or lost a hedge race consumed.
+    pub fn total_cost(&self) -> Option<Picodollars> {
+        self.total_cost
+    }
+
+    /// The router's decision, once the stream started, when the request named a route.
+    pub fn route(&self) -> Option<&RouteDecision> {
+        self.route.as_ref()
+    }
+
+    /// Whether the response cache answered this stream (`hit`, `coalesced`, `stale`).
+    pub fn cache_status(&self) -> CacheStatus {
+        self.cache
+    }
+
+    /// Answered from an expired cache entry because every target failed.
+    pub fn is_stale(&self) -> bool {
+        self.cache == CacheStatus::Stale
+    }
+
+    fn settled(&mut self, settled: Settled) {
+        self.cost = settled.cost;
+        self.total_cost = settled.total;
+        self.warnings.extend(settled.warnings);
     }
 }
 
@@ -617,8 +1216,10 @@ where
                 Ok(true)
             }
             StreamState::Connecting(connecting) => {
-                let committed = connecting.as_mut().await?;
-                self.commit(committed);
+                match connecting.as_mut().await? {
+                    Connected::Live(committed) => self.commit(*committed),
+                    Connected::Replay(replayed) => self.replay(*replayed),
+                }
                 Ok(true)
             }
             StreamState::Reading { .. } => self.read().await,
@@ -634,17 +1235,23 @@ where
             record,
             started_ms,
             reporter,
+            mut track,
         } = committed;
         self.provider = Some(connection.parser.provider());
         self.warnings = connection.warnings;
         self.request_id = connection.request_id;
         self.usage = connection.parser.usage();
+        track.observe(&connection.buffered, self.usage);
         self.pending.extend(connection.buffered);
         self.attempts = attempts;
         self.record = record;
         self.served_since_ms = started_ms;
+        self.route = track.route().cloned();
+        self.cache = track.cache_status();
         if connection.ended {
             reporter.succeeded(self.client.shared.clock.now_ms(), &target, &self.attempts);
+            let settled = track.stream_finished(&self.attempts);
+            self.settled(settled);
             self.state = StreamState::Done;
         } else {
             self.state = StreamState::Reading {
@@ -652,9 +1259,35 @@ where
                 parser: connection.parser,
                 limits: connection.limits,
             };
+            self.track = Some(track);
         }
         self.target = Some(target);
         self.reporter = Some(reporter);
+    }
+
+    /// The cache answered: its answer becomes the events a live stream would have produced.
+    fn replay(&mut self, replayed: Replayed) {
+        let Replayed {
+            response,
+            target,
+            attempts,
+            settled,
+            route,
+            cache,
+        } = replayed;
+        self.provider = Some(response.provider);
+        self.request_id.clone_from(&response.request_id);
+        self.usage = response.usage;
+        self.warnings.clone_from(&response.warnings);
+        self.pending
+            .extend(replay_events(&response, REPLAY_CHUNK_CHARS));
+        self.attempts = attempts;
+        self.target = Some(target);
+        self.route = route;
+        self.cache = cache;
+        self.cost = settled.cost;
+        self.total_cost = settled.total;
+        self.state = StreamState::Done;
     }
 
     /// Reads the committed attempt's next chunk.
@@ -677,6 +1310,9 @@ where
         };
         let provider = parser.provider();
         self.usage = parser.usage();
+        if let Some(track) = self.track.as_mut() {
+            track.observe(&events, self.usage);
+        }
         // Events decoded before a failure still reach the caller, then the error.
         self.pending.extend(events);
         match result {
@@ -685,6 +1321,10 @@ where
                 self.state = StreamState::Done;
                 if let (Some(reporter), Some(target)) = (&self.reporter, &self.target) {
                     reporter.succeeded(self.client.shared.clock.now_ms(), target, &self.attempts);
+                }
+                if let Some(mut track) = self.track.take() {
+                    let settled = track.stream_finished(&self.attempts);
+                    self.settled(settled);
                 }
                 Ok(!self.pending.is_empty())
             }
@@ -721,6 +1361,10 @@ where
         let error = error.with_attempts(self.attempts.clone());
         if let Some(reporter) = &self.reporter {
             reporter.failed(now, &error);
+        }
+        if let Some(mut track) = self.track.take() {
+            let settled = track.stream_failed(&error, &self.attempts);
+            self.settled(settled);
         }
         error
     }

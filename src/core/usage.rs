@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::budget::pico_to_usd;
 use super::error::{Error, ErrorKind};
-use super::model::{FinishReason, Provider, Usage};
+use super::model::{FinishReason, Provider, Usage, Warning};
 
 /// How a call ended: `"ok"`, `"cancelled"`, or the error kind (`"rate_limited"`,
 /// `"budget_exceeded"`, ...).
@@ -148,6 +148,10 @@ pub struct UsageRecord {
     pub outcome: Outcome,
     /// What content screening found, if it ran and found something.
     pub screening: Option<Value>,
+    /// Everything the call warned about: settings a provider could not honour, a price that
+    /// is unknown, a `maxTokens` lowered by the budget, a prompt too short to cache.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 impl UsageRecord {
@@ -177,6 +181,7 @@ impl UsageRecord {
             cost: None,
             outcome,
             screening: None,
+            warnings: Vec::new(),
         }
     }
 }

@@ -237,3 +237,25 @@ pub async fn join<A: std::future::Future, B: std::future::Future>(
     })
     .await
 }
+
+/// Runs many futures concurrently in one task (as many calls of one client would run in a JS
+/// realm) and returns their outputs in order.
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                if let std::task::Poll::Ready(value) = future.as_mut().poll(cx) {
+                    *output = Some(value);
+                }
+            }
+        }
+        if outputs.iter().all(Option::is_some) {
+            std::task::Poll::Ready(outputs.iter_mut().map(|o| o.take().unwrap()).collect())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}

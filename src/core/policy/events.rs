@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::core::error::{Error, ErrorKind};
 use crate::core::model::Usage;
+use crate::core::route::RouteDecision;
 
 use super::breaker::CircuitState;
 use super::report::{Attempt, SkipReason};
@@ -21,6 +22,13 @@ pub type EventHook = Rc<dyn Fn(&PolicyEvent)>;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum PolicyEvent {
+    /// `requested` named a route (`auto`, ...) and the router chose `decision.model`, which
+    /// becomes the call's first target (fallback targets follow it). Comes before any attempt.
+    #[serde(rename_all = "camelCase")]
+    Route {
+        requested: String,
+        decision: RouteDecision,
+    },
     /// A request is about to be sent.
     #[serde(rename_all = "camelCase")]
     AttemptStart {
