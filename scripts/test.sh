@@ -22,6 +22,9 @@ node --test --test-concurrency=1 tests/js/
 step "Worker proxy in workerd, called by the official openai and @anthropic-ai/sdk clients"
 node --test --test-concurrency=1 tests/proxy/
 
+step "demo page: served by the Worker, driven in headless Chromium"
+node --test --test-concurrency=1 tests/demo/
+
 step "TypeScript types (tsc --strict)"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
 echo "tsc: the usage example compiles against pkg/index.d.ts"

@@ -59,8 +59,8 @@ export async function waitFor(check, { timeoutMs = 5000, intervalMs = 20, what =
  * Starts `wrangler dev` for a config on 127.0.0.1 and resolves once it answers; `stop()` ends
  * exactly the process it started.
  */
-export async function startWrangler(configPath, { vars = {}, readyPath = "/", timeoutMs = 60000, persistTo } = {}) {
-  const port = await freePort();
+export async function startWrangler(configPath, { vars = {}, readyPath = "/", timeoutMs = 60000, persistTo, port } = {}) {
+  port ??= await freePort();
   const inspectorPort = await freePort();
   const args = [
     join(REPO_ROOT, "node_modules/wrangler/bin/wrangler.js"),
