@@ -1,5 +1,5 @@
 // Streams one answer from each provider through the built npm package and prints usage.
-// With no arguments it talks to the mock provider started by scripts/demo.sh (MOCK_URL);
+// With MOCK_URL set it talks to that mock provider (`npm run mock` starts one);
 // set ANTHROPIC_API_KEY / OPENAI_API_KEY / GEMINI_API_KEY to talk to the real APIs instead.
 import { Client, LlmEdgeError } from "llm-edge";
 
