@@ -1,7 +1,7 @@
 //! The pure-Rust core: no wasm, no JS, no I/O. The faces (`js`, `proxy`) hand it a transport
 //! and a clock; everything here is tested natively with fakes.
-pub mod budget;
 pub mod batch;
+pub mod budget;
 pub mod cache;
 pub mod client;
 pub mod cost;

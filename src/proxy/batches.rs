@@ -30,11 +30,19 @@ struct SubmitBody {
 
 const FORMAT: ApiFormat = ApiFormat::OpenAi;
 
-pub async fn submit(body: &[u8], env: &Env, gw: &Gateway, token: &str, client: &ClientSpec, headers: Headers) -> Result<Response> {
+pub async fn submit(
+    body: &[u8],
+    env: &Env,
+    gw: &Gateway,
+    token: &str,
+    client: &ClientSpec,
+    headers: Headers,
+) -> Result<Response> {
     let parsed: SubmitBody = match serde_json::from_slice(body) {
         Ok(parsed) => parsed,
         Err(e) => {
-            let error = Error::new(ErrorKind::InvalidRequest, format!("invalid batch: {e}")).with_provider_code("param:requests");
+            let error = Error::new(ErrorKind::InvalidRequest, format!("invalid batch: {e}"))
+                .with_provider_code("param:requests");
             return respond::error(FORMAT, &error, headers);
         }
     };
@@ -52,23 +60,57 @@ pub async fn submit(body: &[u8], env: &Env, gw: &Gateway, token: &str, client: &
         }
     }
     let Some(provider) = provider else {
-        return respond::error(FORMAT, &Error::new(ErrorKind::InvalidRequest, "a batch needs at least one request"), headers);
+        return respond::error(
+            FORMAT,
+            &Error::new(
+                ErrorKind::InvalidRequest,
+                "a batch needs at least one request",
+            ),
+            headers,
+        );
     };
     let stub = limits_stub(env, token)?;
     let limits = limits_config(client);
-    let estimated_tokens = requests.iter().map(|r| r.request.max_tokens.unwrap_or(0) as u64).sum();
-    let admitted = match call_limits(&stub, &LimitsCall::Admit { limits: limits.clone(), worst_case_pico: worst_pico, estimated_tokens }).await {
+    let estimated_tokens = requests
+        .iter()
+        .map(|r| r.request.max_tokens.unwrap_or(0) as u64)
+        .sum();
+    let admitted = match call_limits(
+        &stub,
+        &LimitsCall::Admit {
+            limits: limits.clone(),
+            worst_case_pico: worst_pico,
+            estimated_tokens,
+        },
+    )
+    .await
+    {
         Ok(reply) => reply,
-        Err(_) => return respond::error(FORMAT, &Error::new(ErrorKind::ServerError, "the limits store did not answer; the batch was not sent"), headers),
+        Err(_) => {
+            return respond::error(
+                FORMAT,
+                &Error::new(
+                    ErrorKind::ServerError,
+                    "the limits store did not answer; the batch was not sent",
+                ),
+                headers,
+            )
+        }
     };
     if let Some(error) = admitted.refusal_error() {
         return respond::error(FORMAT, &error, headers);
     }
-    let settlement = Settlement { stub, limits, admitted };
+    let settlement = Settlement {
+        stub,
+        limits,
+        admitted,
+    };
     let config = gw.config.upstream(provider).provider_config(0);
     match batch::submit(&FetchTransport, provider, &config, &requests).await {
         Ok(status) => {
-            settlement.settle(gw, worst_pico, estimated_tokens, true).await;
+            settlement
+                .settle(gw, worst_pico, estimated_tokens, true)
+                .await;
             respond::json(200, serde_json::to_string(&status)?, headers)
         }
         Err(error) => {
@@ -80,19 +122,39 @@ pub async fn submit(body: &[u8], env: &Env, gw: &Gateway, token: &str, client: &
 
 /// Checks one request (permission, a single provider, a known price) and returns its worst
 /// case at batch prices.
-fn check_item(gw: &Gateway, client: &ClientSpec, item: &mut BatchRequest, provider: &mut Option<Provider>) -> std::result::Result<u64, Error> {
+fn check_item(
+    gw: &Gateway,
+    client: &ClientSpec,
+    item: &mut BatchRequest,
+    provider: &mut Option<Provider>,
+) -> std::result::Result<u64, Error> {
     if !client.allows(&item.request.model) {
-        return Err(Error::new(ErrorKind::Permission, format!("model `{}` is not allowed for this client", item.request.model)));
+        return Err(Error::new(
+            ErrorKind::Permission,
+            format!(
+                "model `{}` is not allowed for this client",
+                item.request.model
+            ),
+        ));
     }
     let model = ModelRef::parse(&item.request.model)?;
     if *provider.get_or_insert(model.provider) != model.provider {
-        return Err(Error::new(ErrorKind::InvalidRequest, "all requests of a batch must go to the same provider"));
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "all requests of a batch must go to the same provider",
+        ));
     }
     if gw.config.upstream(model.provider).keys.is_empty() {
-        return Err(Error::new(ErrorKind::Config, format!("this proxy has no {} key", model.provider)));
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("this proxy has no {} key", model.provider),
+        ));
     }
     let price = gw.prices.lookup(&model.qualified()).ok_or_else(|| {
-        Error::new(ErrorKind::InvalidRequest, format!("model `{}` has no known price", model.qualified()))
+        Error::new(
+            ErrorKind::InvalidRequest,
+            format!("model `{}` has no known price", model.qualified()),
+        )
     })?;
     let cap = gw.config.max_tokens_cap;
     let max_tokens = item.request.max_tokens.unwrap_or(cap).min(cap);
@@ -104,19 +166,51 @@ fn check_item(gw: &Gateway, client: &ClientSpec, item: &mut BatchRequest, provid
 }
 
 /// `GET /v1/llm-edge/batches/{provider}/{id}[/results]`.
-pub async fn read(path: &str, gw: &Gateway, client: &ClientSpec, headers: Headers) -> Result<Response> {
+pub async fn read(
+    path: &str,
+    gw: &Gateway,
+    client: &ClientSpec,
+    headers: Headers,
+) -> Result<Response> {
     let rest = path.trim_start_matches("/v1/llm-edge/batches/");
     let parts: Vec<&str> = rest.split('/').collect();
     let (provider, id, want_results) = match parts.as_slice() {
         [provider, id] => (*provider, *id, false),
         [provider, id, "results"] => (*provider, *id, true),
-        _ => return respond::error_with_status(FORMAT, &Error::new(ErrorKind::NotFound, format!("no route {path}")), 404, headers),
+        _ => {
+            return respond::error_with_status(
+                FORMAT,
+                &Error::new(ErrorKind::NotFound, format!("no route {path}")),
+                404,
+                headers,
+            )
+        }
     };
     let Some(provider) = Provider::from_name(provider) else {
-        return respond::error_with_status(FORMAT, &Error::new(ErrorKind::NotFound, format!("unknown provider `{provider}`")), 404, headers);
+        return respond::error_with_status(
+            FORMAT,
+            &Error::new(
+                ErrorKind::NotFound,
+                format!("unknown provider `{provider}`"),
+            ),
+            404,
+            headers,
+        );
     };
-    if !client.allows_any_model() && !client.models.iter().any(|m| m.starts_with(provider.as_str())) {
-        return respond::error(FORMAT, &Error::new(ErrorKind::Permission, format!("this client may not use {provider}")), headers);
+    if !client.allows_any_model()
+        && !client
+            .models
+            .iter()
+            .any(|m| m.starts_with(provider.as_str()))
+    {
+        return respond::error(
+            FORMAT,
+            &Error::new(
+                ErrorKind::Permission,
+                format!("this client may not use {provider}"),
+            ),
+            headers,
+        );
     }
     let config = gw.config.upstream(provider).provider_config(0);
     let status = match batch::status(&FetchTransport, provider, &config, id).await {
@@ -127,7 +221,10 @@ pub async fn read(path: &str, gw: &Gateway, client: &ClientSpec, headers: Header
         return respond::json(200, serde_json::to_string(&status)?, headers);
     }
     if !status.state.is_terminal() {
-        let error = Error::new(ErrorKind::InvalidRequest, format!("batch {id} has not ended yet ({:?})", status.state));
+        let error = Error::new(
+            ErrorKind::InvalidRequest,
+            format!("batch {id} has not ended yet ({:?})", status.state),
+        );
         return respond::error_with_status(FORMAT, &error, 409, headers);
     }
     match batch::results(&FetchTransport, &config, &status, &gw.prices).await {

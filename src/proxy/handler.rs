@@ -4,8 +4,8 @@ use std::rc::Rc;
 
 use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Result, Stub};
 
-use super::gateway::{gateway, CoreClient, Gateway};
 use super::batches;
+use super::gateway::{gateway, CoreClient, Gateway};
 use super::respond;
 use super::stream;
 use crate::core::client::CallOptions;
@@ -105,7 +105,8 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
             }
             Err(error) => respond::error(format, &error, headers),
         },
-        (Method::Get, p) if p.starts_with("/v1/llm-edge/batches/") => match authenticate(&req, &gw) {
+        (Method::Get, p) if p.starts_with("/v1/llm-edge/batches/") => match authenticate(&req, &gw)
+        {
             Ok((_, client)) => batches::read(p, &gw, &client, headers).await,
             Err(error) => respond::error(format, &error, headers),
         },

@@ -964,7 +964,9 @@ pub fn encode_error(error: &Error) -> (u16, String) {
     let param = invalid_param(error);
     // The proxy's own refusals (no provider) carry their code too, e.g. a screened prompt's
     // `prompt_injection_detected`.
-    let own_code = error.provider_code().filter(|_| error.provider().is_none() && param.is_none());
+    let own_code = error
+        .provider_code()
+        .filter(|_| error.provider().is_none() && param.is_none());
     let code = match param {
         Some(_) => None,
         None => upstream_code.or(own_code).or(default_code),
