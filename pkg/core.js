@@ -1,6 +1,6 @@
 // The idiomatic JavaScript face of llm-edge over its wasm core. Each runtime entry
 // (node.js, browser.js, workerd.js) initialises the wasm module, then re-exports this file.
-import { WasmClient } from "./wasm/llm_edge.js";
+import { WasmClient, WasmHooks } from "./wasm/llm_edge.js";
 
 /** Every failure of llm-edge: one class, classified by `kind`. */
 export class LlmEdgeError extends Error {
@@ -18,6 +18,8 @@ export class LlmEdgeError extends Error {
     this.usage = details.usage ?? undefined;
     /** Every attempt of the call that ended with this error (empty if none was made). */
     this.attempts = details.attempts ?? [];
+    /** For `invalid_output`: the model's answer that did not match the schema. */
+    this.rawOutput = details.rawOutput ?? undefined;
   }
 }
 
@@ -30,7 +32,7 @@ function toError(raw) {
 
 const isBrowser = typeof window !== "undefined" && typeof document !== "undefined";
 // Options that belong to the client and mean nothing for one call: refused rather than ignored.
-const CLIENT_ONLY_OPTIONS = ["onEvent", "circuitBreaker", "providers"];
+const CLIENT_ONLY_OPTIONS = ["onEvent", "onUsage", "circuitBreaker", "providers", "budget", "routing", "prices", "router"];
 
 function configError(message) {
   return new LlmEdgeError({ kind: "config", message });
@@ -42,25 +44,73 @@ function callJson(request) {
   }
   const misplaced = CLIENT_ONLY_OPTIONS.find((key) => request[key] !== undefined);
   if (misplaced) throw configError(`${misplaced} is a client option: pass it to new Client(), not to a call`);
-  const { signal, ...call } = request;
+  const { signal, conversationId, ...call } = request;
+  if (conversationId !== undefined) call.metadata = { ...call.metadata, conversationId };
   return JSON.stringify(call);
 }
 
 /**
- * Wraps the user's `onEvent` for the wasm, which calls it with each policy event as JSON. The
- * hook only observes: whatever it throws (or an async hook rejects with) is reported on the
- * console and never changes the call's outcome.
+ * Wraps an observing hook (`onEvent`, `onUsage`, `budget.onAlert`) for the wasm, which calls it
+ * with each value as JSON. The hook only observes: whatever it throws (or an async hook rejects
+ * with) is reported on the console and never changes the call's outcome.
  */
-function eventDelivery(onEvent) {
-  const report = (error) => console.error("llm-edge: the onEvent hook failed (the call goes on):", error);
+function delivery(name, hook) {
+  if (hook === undefined) return undefined;
+  if (typeof hook !== "function") throw configError(`${name} must be a function, got ${typeof hook}`);
+  const report = (error) => console.error(`llm-edge: the ${name} hook failed (the call goes on):`, error);
   return (json) => {
     try {
-      const result = onEvent(JSON.parse(json));
+      const result = hook(JSON.parse(json));
       if (typeof result?.then === "function") result.then(undefined, report);
     } catch (error) {
       report(error);
     }
   };
+}
+
+/**
+ * Wraps a custom router (`routing.hook` or `router`): it sees the request and the built-in
+ * decision and returns a decision (fields it leaves out keep the built-in values) or
+ * `undefined`. It must answer synchronously; if it throws, the built-in decision stands.
+ */
+function routerDelivery(router) {
+  if (router === undefined) return undefined;
+  if (typeof router !== "function") throw configError(`the router must be a function, got ${typeof router}`);
+  return (requestJson, decisionJson) => {
+    const decision = JSON.parse(decisionJson);
+    try {
+      const chosen = router(JSON.parse(requestJson), decision);
+      if (chosen === undefined || chosen === null) return undefined;
+      if (typeof chosen.then === "function") throw new TypeError("the router must return a decision, not a promise");
+      return JSON.stringify({ ...decision, ...chosen });
+    } catch (error) {
+      console.error("llm-edge: the router hook failed (the built-in decision stands):", error);
+      return undefined;
+    }
+  };
+}
+
+/** Runs a synchronous wasm call, turning what it throws into an LlmEdgeError. */
+function sync(call) {
+  try {
+    return call();
+  } catch (raw) {
+    throw toError(raw);
+  }
+}
+
+/** Awaits a wasm promise and parses its JSON, turning a rejection into an LlmEdgeError. */
+async function settle(start) {
+  try {
+    return JSON.parse(await start());
+  } catch (raw) {
+    throw toError(raw);
+  }
+}
+
+function batchRef(provider, id) {
+  if (provider !== null && typeof provider === "object") return [provider.provider, provider.id];
+  return [provider, id];
 }
 
 function abortedError() {
@@ -80,10 +130,15 @@ export class Client {
 
   constructor(options = {}) {
     const providers = options.providers ?? {};
-    const { onEvent } = options;
-    if (onEvent !== undefined && typeof onEvent !== "function") {
-      throw configError(`onEvent must be a function, got ${typeof onEvent}`);
+    if (options.routing?.hook !== undefined && options.router !== undefined) {
+      throw configError("give the custom router once: routing.hook or router, not both");
     }
+    const hooks = [
+      delivery("onEvent", options.onEvent),
+      delivery("onUsage", options.onUsage),
+      delivery("budget.onAlert", options.budget?.onAlert),
+      routerDelivery(options.routing?.hook ?? options.router),
+    ];
     if (isBrowser && !options.dangerouslyAllowBrowser) {
       for (const [name, settings] of Object.entries(providers)) {
         if (settings && settings.apiKey) {
@@ -110,10 +165,58 @@ export class Client {
       };
     }
     try {
-      this.#wasm = new WasmClient(JSON.stringify(options), onEvent && eventDelivery(onEvent));
+      this.#wasm = new WasmClient(JSON.stringify(options), new WasmHooks(...hooks));
     } catch (raw) {
       throw toError(raw);
     }
+    const wasm = this.#wasm;
+    /** Provider batch APIs (Anthropic Message Batches, OpenAI Batch API): half price, within 24 h. */
+    this.batches = Object.freeze({
+      /** Submits `[{ customId, request }]` (one provider per batch); resolves with its status. */
+      submit: (requests) => settle(() => wasm.batchSubmit(JSON.stringify(requests))),
+      /** Polls a batch: `status(provider, id)` or `status(previousStatus)`. */
+      status: (provider, id) => {
+        const [name, batchId] = batchRef(provider, id);
+        return settle(() => wasm.batchStatus(name, batchId, false));
+      },
+      /** Asks the provider to cancel a batch; resolves with its status. */
+      cancel: (provider, id) => {
+        const [name, batchId] = batchRef(provider, id);
+        return settle(() => wasm.batchStatus(name, batchId, true));
+      },
+      /** The results of an ended batch, by custom id, priced at batch rates. */
+      results: (status) => settle(() => wasm.batchResults(JSON.stringify(status))),
+    });
+  }
+
+  /** What a request would cost, before sending it (input estimated offline). */
+  estimateCost(request) {
+    return JSON.parse(sync(() => this.#wasm.estimateCost(callJson(request))));
+  }
+
+  /** requests/day × 30 × tokens × price, per model of the mix and in total. */
+  projectMonthlyCost(plan) {
+    return JSON.parse(sync(() => this.#wasm.projectMonthlyCost(JSON.stringify(plan))));
+  }
+
+  /** Today's spend (UTC day), what calls in flight hold reserved, and the daily budget. */
+  spend() {
+    return JSON.parse(this.#wasm.spend());
+  }
+
+  /** Forgets today's spend and delivered alerts; calls in flight keep their reservations. */
+  resetSpend() {
+    this.#wasm.resetSpend();
+  }
+
+  /** The response cache's counters, or `null` when the client has no cache. */
+  cacheStats() {
+    return JSON.parse(this.#wasm.cacheStats());
+  }
+
+  /** Warnings about the configuration, such as price entries that were skipped. */
+  get configWarnings() {
+    return JSON.parse(this.#wasm.configWarnings());
   }
 
   /** Sends one request and resolves with the whole response. */
@@ -155,6 +258,7 @@ export class ChatStream {
   #unlink;
   #target;
   #attempts = [];
+  #finishEvent;
 
   constructor(handle, signal) {
     this.#handle = handle;
@@ -186,6 +290,7 @@ export class ChatStream {
     if (finish) {
       this.#target = finish.target ?? undefined;
       this.#attempts = finish.attempts;
+      this.#finishEvent = finish;
     }
     const value = this.#buffer.shift();
     if (value.type === "finish" && this.#buffer.length === 0) this.#finish();
@@ -200,6 +305,21 @@ export class ChatStream {
   /** Every attempt of the call, once the stream has finished or failed (empty before). */
   get attempts() {
     return this.#attempts;
+  }
+
+  /** The whole call's cost in USD, once the stream has finished (`null` if unknown). */
+  get costUsd() {
+    return this.#finishEvent?.costUsd;
+  }
+
+  /** The router's decision, once the stream has finished, when the request named a route. */
+  get route() {
+    return this.#finishEvent?.route;
+  }
+
+  /** Whether the response cache answered, once the stream has finished. */
+  get cache() {
+    return this.#finishEvent?.cache;
   }
 
   /** Called by `break` in a `for await`: cancels the underlying fetch. */

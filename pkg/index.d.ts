@@ -94,8 +94,267 @@ export interface PolicyOptions {
   hedge?: HedgeOptions | null;
 }
 
+/** How capable a model a request needs. */
+export type Tier = "simple" | "standard" | "complex";
+
+/** The router's decision: in responses, `finish` events, usage records and `route` events. */
+export interface RouteDecision {
+  tier: Tier;
+  /** `provider/model`. */
+  model: Target;
+  /** Why, in one line: the deciding rule, the main signals, any move between tiers. */
+  reason: string;
+  /** The complexity score (the sum of the signals' points). */
+  score: number;
+  /** The measured signals, by name. */
+  signals: Record<string, number>;
+}
+
+/** What a custom router returns: a decision, or only the fields that change (the rest are kept). */
+export type RouteOverride = Partial<RouteDecision> & { model: Target };
+
+/**
+ * A custom router: sees the request (as the core normalised it) and the built-in decision, and
+ * returns a replacement (not re-checked against model capabilities) or `undefined` to keep it.
+ * It must answer synchronously; if it throws, the built-in decision stands.
+ */
+export type RouterHook = (request: RoutedRequest, decision: RouteDecision) => RouteOverride | undefined;
+
+/** The request a router sees: messages always as content parts, system always as blocks. */
+export interface RoutedRequest {
+  model: string;
+  system: SystemBlock[];
+  messages: { role: "user" | "assistant"; content: ContentPart[] }[];
+  maxTokens?: number;
+  tools?: ToolDefinition[];
+  responseFormat?: ResponseFormat;
+  metadata?: { conversationId?: string; endUserId?: string };
+  complexity?: Tier;
+}
+
+export type TierModels = Record<Tier, Target>;
+
+/** One daily-budget threshold reached; delivered once per threshold per UTC day. */
+export interface BudgetAlert {
+  /** The configured fraction reached, e.g. `0.8`. */
+  threshold: number;
+  spentUsd: number;
+  budgetUsd: number;
+  /** The UTC day, `YYYY-MM-DD`. */
+  day: string;
+  spentPico: number;
+  budgetPico: number;
+}
+
+export interface BudgetOptions {
+  /** The daily budget (UTC day) in USD: a call whose worst case would pass it is refused (`budget_exceeded`). */
+  dailyUsd?: number | null;
+  /** The per-request cap in USD (shorthand for `perRequest.maxUsd`). */
+  perRequestUsd?: number;
+  perRequest?: {
+    maxUsd?: number;
+    maxTokens?: number;
+    /** `reject` (default) refuses the call; `clamp` lowers its `maxTokens` to fit. */
+    onExceed?: "reject" | "clamp";
+  };
+  /** Fractions of `dailyUsd` that alert once each (default `[0.5, 0.8, 1]`). */
+  alertThresholds?: number[];
+  /** How long a reservation of a call that never settles is held, in ms. */
+  reservationTtlMs?: number;
+  /** Receives each alert once. Observes only: what it throws is logged. */
+  onAlert?: (alert: BudgetAlert) => void | Promise<void>;
+}
+
+export interface RoutingOptions {
+  /** The models of the `auto` route per tier (defaults: Haiku / Sonnet / Opus). */
+  tiers?: Partial<TierModels>;
+  /** More routes by name, e.g. `{ "auto-openai": { simple: "openai/gpt-4.1-mini", ... } }`. */
+  routes?: Record<string, Partial<TierModels>>;
+  /** Score thresholds between tiers. */
+  thresholds?: { standard?: number; complex?: number | null };
+  /** A custom router (or pass `router` to the client). */
+  hook?: RouterHook;
+}
+
+/** A price entry, USD per million tokens (or a LiteLLM `model_prices_and_context_window.json` entry). */
+export interface PriceEntry {
+  input?: number;
+  output?: number;
+  cacheRead?: number;
+  cacheWrite5m?: number;
+  cacheWrite1h?: number;
+  batchMultiplier?: number;
+  contextWindow?: number;
+  maxOutputTokens?: number;
+  [litellmField: string]: JsonValue | undefined;
+}
+
+export interface ResponseCacheOptions {
+  /** How long an answer is reused, in ms. */
+  ttlMs?: number;
+  maxEntries?: number;
+  maxBytes?: number;
+  /** How long past its TTL an entry may answer a call every target failed (0 = never). */
+  staleIfErrorMs?: number;
+}
+
+export type ScreeningMode = "off" | "flag" | "block";
+
+/** Prompt-injection screening of user content and tool results. It lowers risk; it is not a guarantee. */
+export interface ScreeningOptions {
+  /** `block` refuses with `invalid_request` / `prompt_injection_detected`; `flag` reports and sends. */
+  mode?: ScreeningMode;
+  /** Score at or above which a request is flagged or blocked, in (0, 1] (default 0.5). */
+  threshold?: number;
+  /** How many times a finding in a tool result counts (default 2, at least 1). */
+  toolResultWeight?: number;
+}
+
+export type FindingKind =
+  | "instruction_override"
+  | "prompt_leak"
+  | "role_spoofing"
+  | "embedded_instruction"
+  | "jailbreak"
+  | "hidden_text"
+  | "encoded_payload"
+  | "obfuscation"
+  | "exfiltration";
+
+export interface ScreeningFinding {
+  kind: FindingKind;
+  /** The rule that fired, e.g. `override-prior-instructions`. */
+  rule: string;
+  weight: number;
+  source: "user_text" | "tool_result";
+  message?: number;
+  part?: number;
+  start: number;
+  end: number;
+  excerpt: string;
+  revealedBy?: string;
+}
+
+export interface ScreeningOutcome {
+  verdict: "pass" | "flagged" | "blocked";
+  score: number;
+  threshold: number;
+  findings: ScreeningFinding[];
+}
+
+export type CacheStatus = "off" | "miss" | "hit" | "coalesced" | "stale";
+
+/** The cost of one answer by billing class, in USD. */
+export interface CostBreakdown {
+  /** The price entry used. */
+  model: string;
+  totalUsd: number;
+  inputUsd: number;
+  cacheReadUsd: number;
+  cacheWrite5mUsd: number;
+  cacheWrite1hUsd: number;
+  outputUsd: number;
+  longPromptTierAbove?: number;
+  batch: boolean;
+  /** Some token count was estimated (a stream cut short). */
+  estimated: boolean;
+  warnings?: Warning[];
+}
+
+export type UsageOutcome = "ok" | "cancelled" | ErrorKind;
+
+/** One call, as recorded (`onUsage`). */
+export interface UsageRecord {
+  timeMs: number;
+  requestId: string | null;
+  clientId: string | null;
+  endUserId: string | null;
+  conversationId: string | null;
+  /** As the caller wrote it (`auto`, `anthropic/claude-haiku-4-5`, ...). */
+  requestedModel: string;
+  provider: ProviderName | null;
+  model: string | null;
+  responseModel: string | null;
+  responseId: string | null;
+  providerRequestId: string | null;
+  route: { tier: Tier; model: Target; reason: string; score: number } | null;
+  usage: Usage;
+  finishReason: { unified: FinishReason; raw: string | null } | null;
+  latencyMs: number | null;
+  timeToFirstTokenMs: number | null;
+  attempts: number;
+  fallback: { from: Target; to: Target } | null;
+  cache: CacheStatus;
+  /** `null` when the model has no known price. */
+  cost: { usd: number; pico: number; estimated: boolean } | null;
+  outcome: UsageOutcome;
+  screening: ScreeningOutcome | null;
+  warnings?: Warning[];
+}
+
+export interface CostEstimate {
+  model: Target;
+  inputTokens: number;
+  outputTokensExpected: number;
+  /** `maxTokens`, else the model's output limit; `null` if neither is known. */
+  outputTokensMax: number | null;
+  usdExpected: number;
+  /** What a budget reserves; `null` without an output bound. */
+  usdMax: number | null;
+}
+
+export type MonthlyUsagePlan = {
+  requestsPerDay: number;
+  avgInputTokens: number;
+  avgOutputTokens: number;
+  /** Price at batch rates. */
+  batch?: boolean;
+} & ({ model: string; mix?: undefined } | { mix: Record<string, number>; model?: undefined });
+
+export interface MonthlyProjection {
+  models: { model: string; share: number; requestsPerMonth: number; usd: number | null }[];
+  /** `null` if a model of the mix has no known price. */
+  totalUsd: number | null;
+  warnings: Warning[];
+}
+
+export interface Spend {
+  /** The UTC day, `YYYY-MM-DD`. */
+  day: string;
+  todayUsd: number;
+  reservedUsd: number;
+  dailyUsd: number | null;
+  todayPico: number;
+  reservedPico: number;
+  dailyPico: number | null;
+  /** The next 00:00 UTC, Unix ms. */
+  resetsAtMs: number;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  staleHits: number;
+  coalesced: number;
+  evictions: number;
+  expired: number;
+}
+
 export interface ClientOptions extends TimeoutOptions, PolicyOptions {
   providers: Partial<Record<ProviderName, ProviderSettings>>;
+  budget?: BudgetOptions;
+  routing?: RoutingOptions;
+  /** A custom router (same as `routing.hook`; give one of them). */
+  router?: RouterHook;
+  /** Overrides or extensions of the built-in price table, by `provider/model`. */
+  prices?: Record<string, PriceEntry>;
+  /** The response cache (off unless given). */
+  cache?: ResponseCacheOptions;
+  /** Marks the system prompt for Anthropic prompt caching. */
+  cacheSystemPrompt?: boolean;
+  screening?: ScreeningOptions;
+  /** One record per call, when it ends. Observes only: what it throws is logged. */
+  onUsage?: (record: UsageRecord) => void | Promise<void>;
   /** Allow provider API keys in a browser, where every visitor can read them. Prefer the proxy. */
   dangerouslyAllowBrowser?: boolean;
   /** On by default, with the defaults above; `null` disables circuit breaking. */
@@ -180,8 +439,20 @@ export type ResponseFormat =
   | { type: "json_schema"; schema: JsonValue; name?: string; strict?: boolean };
 
 export interface ChatRequest extends TimeoutOptions, PolicyOptions {
-  /** `provider/model` (e.g. `anthropic/claude-haiku-4-5`) or a bare model name (`gpt-4o-mini`). */
+  /**
+   * `provider/model` (e.g. `anthropic/claude-haiku-4-5`), a bare model name (`gpt-4o-mini`), or a
+   * route: `auto` (or a named route) picks a model by the request's complexity.
+   */
   model: string;
+  /** For a route: the tier to use instead of the one the complexity score would pick. */
+  complexity?: Tier | undefined;
+  /** Shorthand for `metadata.conversationId`: a routed conversation stays on its model. */
+  conversationId?: string;
+  /** `false` keeps this call away from the response cache. */
+  cache?: boolean;
+  cacheSystemPrompt?: boolean;
+  /** Overrides the client's screening for this call. */
+  screening?: ScreeningOptions;
   system?: string | SystemBlock[];
   messages: Message[];
   maxTokens?: number;
@@ -245,6 +516,20 @@ export interface ChatResponse {
   target: Target;
   /** Every attempt of the call, in order. */
   attempts: Attempt[];
+  /** The serving answer's cost by class; `null` when the model has no known price. */
+  cost: CostBreakdown | null;
+  /** The whole call's cost in USD (failed attempts and a structured-output repair included). */
+  costUsd: number | null;
+  /** The router's decision when the request named a route. */
+  route: RouteDecision | null;
+  cache: CacheStatus;
+  /** Answered from an expired cache entry because every target failed. */
+  stale: boolean;
+}
+
+/** The response to a `json_schema` request: `object` is the answer, parsed and valid. */
+export interface StructuredChatResponse<T = JsonValue> extends ChatResponse {
+  object: T;
 }
 
 export type ErrorKind =
@@ -342,7 +627,11 @@ export type PolicyEvent =
    * A call the caller aborts, or a stream it stops reading, has no outcome event.
    */
   | { type: "outcome"; ok: true; target: Target; error: null; elapsedMs: number; attempts: Attempt[] }
-  | { type: "outcome"; ok: false; target: null; error: ErrorKind; elapsedMs: number; attempts: Attempt[] };
+  | { type: "outcome"; ok: false; target: null; error: ErrorKind; elapsedMs: number; attempts: Attempt[] }
+  /** The router chose a model for a request that named a route. Comes before any attempt. */
+  | { type: "route"; requested: string; decision: RouteDecision }
+  /** Screening flagged a request it let through (`flag` mode). Comes before routing. */
+  | { type: "screened"; screening: ScreeningOutcome };
 
 export declare class LlmEdgeError extends Error {
   readonly name: "LlmEdgeError";
@@ -360,6 +649,8 @@ export declare class LlmEdgeError extends Error {
   readonly timeout: TimeoutKind | undefined;
   /** Usage received before a stream failed. */
   readonly usage: Usage | undefined;
+  /** For `invalid_output`: the model's answer that did not match the schema, after the repair. */
+  readonly rawOutput: string | undefined;
   /** Every attempt of the call that ended with this error, in order (empty if none was made). */
   readonly attempts: Attempt[];
 }
@@ -382,6 +673,12 @@ export type StreamEvent =
       target: Target;
       /** Every attempt of the call, in order. */
       attempts: Attempt[];
+      cost: CostBreakdown | null;
+      /** The whole call's cost in USD (0 for an answer replayed from the cache). */
+      costUsd: number | null;
+      route: RouteDecision | null;
+      cache: CacheStatus;
+      stale: boolean;
     }
   | { type: "error"; error: LlmEdgeError };
 
@@ -391,6 +688,12 @@ export declare class ChatStream implements AsyncIterableIterator<StreamEvent> {
   readonly target: Target | undefined;
   /** Every attempt of the call, once the stream has finished or failed (empty before). */
   readonly attempts: Attempt[];
+  /** The call's cost in USD, once the stream has finished. */
+  readonly costUsd: number | null | undefined;
+  /** The router's decision, once the stream has finished. */
+  readonly route: RouteDecision | null | undefined;
+  /** Whether the response cache answered, once the stream has finished. */
+  readonly cache: CacheStatus | undefined;
   next(): Promise<IteratorResult<StreamEvent, undefined>>;
   /** Cancels the underlying fetch (called by `break` in `for await`). */
   return(): Promise<IteratorResult<StreamEvent, undefined>>;
@@ -404,9 +707,110 @@ export declare class ChatStream implements AsyncIterableIterator<StreamEvent> {
   toReadableStream(options: { format: "sse" }): ReadableStream<Uint8Array>;
 }
 
+export type BatchState =
+  | "validating"
+  | "in_progress"
+  | "finalizing"
+  | "ended"
+  | "failed"
+  | "expired"
+  | "cancelling"
+  | "cancelled";
+
+export interface BatchRequest {
+  /** Your id for the request; results are matched by it. */
+  customId: string;
+  request: Omit<ChatRequest, keyof TimeoutOptions | keyof PolicyOptions | "signal" | "headers" | "cache" | "screening">;
+}
+
+export interface BatchStatus {
+  id: string;
+  provider: "anthropic" | "openai";
+  state: BatchState;
+  /** The provider's own status word. */
+  providerState: string;
+  counts: {
+    processing: number | null;
+    succeeded: number | null;
+    errored: number | null;
+    canceled: number | null;
+    expired: number | null;
+    total: number | null;
+  };
+  resultsLocation?:
+    | { type: "url"; url: string }
+    | { type: "files"; outputFileId: string | null; errorFileId: string | null }
+    | null;
+  createdAt?: number | null;
+  endedAt?: number | null;
+  expiresAt?: number | null;
+  issues?: { code: string | null; message: string; line: number | null; param: string | null }[];
+  warnings?: { customId: string; setting: string; message: string }[];
+}
+
+/** A batch response as the core decodes it (no per-call conveniences such as `target`). */
+export interface BatchResponse {
+  content: ContentPart[];
+  finishReason: { unified: FinishReason; raw: string | null };
+  usage: Usage;
+  provider: ProviderName;
+  model: string;
+  id: string | null;
+  requestId: string | null;
+  warnings: Warning[];
+}
+
+export type BatchOutcome =
+  | { type: "succeeded"; response: BatchResponse }
+  | { type: "errored"; error: AttemptError }
+  | { type: "canceled" }
+  | { type: "expired" };
+
+export interface BatchResult {
+  customId: string;
+  outcome: BatchOutcome;
+  /** At the model's batch prices; `null` unless the request succeeded with a priced model. */
+  cost: CostBreakdown | null;
+  warnings?: Warning[];
+}
+
+export interface Batches {
+  /** Submits requests of one provider as one batch; resolves with its status. */
+  submit(requests: BatchRequest[]): Promise<BatchStatus>;
+  /** Polls a batch by provider and id, or from an earlier status. */
+  status(provider: "anthropic" | "openai", id: string): Promise<BatchStatus>;
+  status(status: BatchStatus): Promise<BatchStatus>;
+  /** Asks the provider to cancel a batch. */
+  cancel(provider: "anthropic" | "openai", id: string): Promise<BatchStatus>;
+  cancel(status: BatchStatus): Promise<BatchStatus>;
+  /** The results of an ended batch, priced at batch rates; match them by `customId`. */
+  results(status: BatchStatus): Promise<BatchResult[]>;
+}
+
 export declare class Client {
   /** Throws an `LlmEdgeError` of kind `config` when an option is invalid. */
   constructor(options: ClientOptions);
+  /** Provider batch APIs (half price, results within 24 h). */
+  readonly batches: Batches;
+  /** Warnings about the configuration, such as price entries that were skipped. */
+  readonly configWarnings: Warning[];
+  /** What a request would cost, before sending it; throws `config` for a model without a price. */
+  estimateCost(request: ChatRequest): CostEstimate;
+  /** requests/day × 30 × tokens × price, per model and in total. */
+  projectMonthlyCost(plan: MonthlyUsagePlan): MonthlyProjection;
+  /** Today's spend (UTC day), what calls in flight hold reserved, and the daily budget. */
+  spend(): Spend;
+  /** Forgets today's spend and delivered alerts. */
+  resetSpend(): void;
+  /** The response cache's counters; `null` without a cache. */
+  cacheStats(): CacheStats | null;
+  /**
+   * A `json_schema` request resolves with the parsed object in `object`; an answer that does not
+   * match is repaired once, then rejects with `invalid_output` (see `rawOutput`).
+   */
+  chat<T = JsonValue>(
+    request: ChatRequest & { responseFormat: { type: "json_schema"; schema: JsonValue } },
+  ): Promise<StructuredChatResponse<T>>;
   /**
    * Sends one request and resolves with the whole response, retrying and falling back as the
    * policies say; rejects with an LlmEdgeError (kind `config` for an invalid option).

@@ -3,7 +3,8 @@
 //! policies ([`crate::core::policy`]), and decodes whole or streamed answers under the
 //! configured deadlines.
 //!
-//! Every call also goes through the cost layer, in this order:
+//! Every call is first screened for prompt injection when screening is on (`block` refuses
+//! it there, `flag` reports it), then goes through the cost layer, in this order:
 //! 1. a route (`model: "auto"`, or a named route) is resolved to a model by the router, with
 //!    capabilities from the price table; the decision is in the outcome and a `route` event;
 //! 2. `cacheSystemPrompt` marks the system prompt for Anthropic prompt caching;
@@ -48,10 +49,12 @@ use super::pricing::PriceTable;
 use super::provider::{self, ProviderConfig, StreamParser};
 use super::route::RouteDecision;
 use super::runtime::{with_deadline, Clock, ResponseBody, ResponseHead, Transport};
+use super::screen::{screen_request, ScreenConfig, ScreenMode};
 use super::usage::{CacheStatus, Outcome};
 
 mod costs;
 mod flight;
+mod structured;
 mod track;
 
 use costs::{mark_system_prompt, CostHooks, CostLayer, CostTally};
@@ -59,6 +62,7 @@ pub use costs::{
     min_cacheable_tokens, AlertHook, BudgetOptions, CacheOptions, CostConfig, RouterHook, UsageHook,
 };
 use flight::{FlightResult, Joined};
+pub use structured::StructuredOutcome;
 use track::{CallTrack, Ending, Settled};
 
 /// Text characters per `text-delta` when a cached answer is replayed as a stream: small
@@ -123,6 +127,8 @@ pub struct CallOptions {
     pub cache: Option<bool>,
     /// Overrides the client's `cacheSystemPrompt` for this call.
     pub cache_system_prompt: Option<bool>,
+    /// Overrides the client's input screening for this call.
+    pub screening: Option<ScreenConfig>,
 }
 
 #[derive(Clone, Default)]
@@ -144,6 +150,8 @@ pub struct ClientConfig {
     pub on_alert: Option<AlertHook>,
     /// A custom router consulted after the built-in decision for routed calls.
     pub router: Option<RouterHook>,
+    /// Prompt-injection screening of user content and tool results (off by default).
+    pub screening: ScreenConfig,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -159,6 +167,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("on_usage", &self.on_usage.as_ref().map(|_| "<hook>"))
             .field("on_alert", &self.on_alert.as_ref().map(|_| "<hook>"))
             .field("router", &self.router.as_ref().map(|_| "<hook>"))
+            .field("screening", &self.screening)
             .finish()
     }
 }
@@ -172,10 +181,11 @@ impl ClientConfig {
         }
     }
 
-    /// Checks the deadlines, the policy and the cost settings.
+    /// Checks the deadlines, the policy, the cost settings and the screening policy.
     pub fn validate(&self) -> Result<(), Error> {
         self.timeouts.validate()?;
         self.policy.validate()?;
+        self.screening.validate()?;
         self.costs.validate()
     }
 }
@@ -514,6 +524,7 @@ impl<T: Transport, C: Clock> Client<T, C> {
     ) -> Result<Prepared<'r>, Error> {
         let costs = &self.shared.costs;
         let mut request = request;
+        self.screen(&request, options, reporter, track)?;
         let route = costs.route(&request, track.now_ms())?;
         if let Some(decision) = &route {
             reporter.emit(|| PolicyEvent::Route {
@@ -560,6 +571,38 @@ impl<T: Transport, C: Clock> Client<T, C> {
             cache_key,
             worst_case_pico: budget.worst_case_pico,
         })
+    }
+
+    /// Input screening, before anything else: a blocked request fails here (`invalid_request`,
+    /// provider code `prompt_injection_detected`) and a flagged one is reported in an event and
+    /// its usage record.
+    fn screen(
+        &self,
+        request: &Request,
+        options: &CallOptions,
+        reporter: &Reporter,
+        track: &mut CallTrack<'_>,
+    ) -> Result<(), Error> {
+        let config = match &options.screening {
+            Some(config) => {
+                config.validate()?;
+                config
+            }
+            None => &self.shared.config.screening,
+        };
+        if config.mode == ScreenMode::Off {
+            return Ok(());
+        }
+        let outcome = screen_request(request, config);
+        if !outcome.is_flagged() {
+            return Ok(());
+        }
+        track.screened(&outcome);
+        if let Some(blocked) = outcome.error() {
+            return Err(blocked);
+        }
+        reporter.emit(|| PolicyEvent::Screened { screening: outcome });
+        Ok(())
     }
 
     /// Asks the response cache: `Some` when it (or an identical call in flight) answered,

@@ -215,6 +215,10 @@ struct ErrorDetails {
     /// policy loop; empty for errors that never reached it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     attempts: Vec<Attempt>,
+    /// The model's answer as received, for `invalid_output` (structured output that did not
+    /// match its schema): the caller may still want to log or salvage it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_output: Option<String>,
 }
 
 /// The one error type of llm-edge. Boxed so that `Result<T, Error>` stays small.
@@ -235,6 +239,7 @@ impl Error {
             timeout: None,
             usage: None,
             attempts: Vec::new(),
+            raw_output: None,
         }))
     }
 
@@ -283,6 +288,16 @@ impl Error {
     pub fn with_attempts(mut self, attempts: Vec<Attempt>) -> Self {
         self.0.attempts = attempts;
         self
+    }
+
+    pub fn with_raw_output(mut self, text: impl Into<String>) -> Self {
+        self.0.raw_output = Some(text.into());
+        self
+    }
+
+    /// The model's answer, for an `invalid_output` error.
+    pub fn raw_output(&self) -> Option<&str> {
+        self.0.raw_output.as_deref()
     }
 
     pub fn kind(&self) -> ErrorKind {

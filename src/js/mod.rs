@@ -8,16 +8,27 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use crate::core::client::{CallOptions, ChatOutcome, ChatStream, Client, ClientConfig, Timeouts};
+use crate::core::batch::{self, BatchRequest, BatchStatus};
+use crate::core::budget::Alert;
+use crate::core::client::{
+    AlertHook, CallOptions, ChatOutcome, ChatStream, Client, ClientConfig, CostConfig, RouterHook,
+    Timeouts, UsageHook,
+};
+use crate::core::cost::{CostBreakdown, MonthlyUsagePlan, Picodollars};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::event::StreamEvent;
 use crate::core::http::Headers;
-use crate::core::model::{FinishKind, Provider, Request, ToolCall, Usage, Warning};
+use crate::core::model::{
+    FinishKind, ModelRef, Provider, Request, ResponseFormat, ToolCall, Usage, Warning,
+};
 use crate::core::policy::{
     Attempt, CircuitBreakerConfig, EventHook, PolicyConfig, PolicyEvent, PolicyOverrides,
 };
 use crate::core::provider::ProviderConfig;
+use crate::core::route::RouteDecision;
 use crate::core::runtime::{select, Either};
+use crate::core::screen::ScreenConfig;
+use crate::core::usage::{CacheStatus, UsageRecord};
 
 mod cancel;
 
@@ -99,15 +110,22 @@ struct ClientFields {
     /// `null` disables circuit breaking.
     #[serde(default, deserialize_with = "present")]
     circuit_breaker: Option<Option<CircuitBreakerConfig>>,
+    #[serde(default)]
+    screening: ScreenConfig,
 }
 
 /// The per-call settings that sit beside the request's fields in the same JS object. Read by
 /// a second pass over the JSON rather than `#[serde(flatten)]`, whose buffering doubles the
 /// deserialisation code in the wasm.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CallExtras {
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// `false` keeps the call away from the response cache.
+    cache: Option<bool>,
+    cache_system_prompt: Option<bool>,
+    screening: Option<ScreenConfig>,
 }
 
 /// The response as JS sees it: the core response plus derived conveniences, the target that
@@ -128,6 +146,14 @@ struct JsResponse<'a> {
     content: &'a [crate::core::model::ContentPart],
     target: &'a str,
     attempts: &'a [Attempt],
+    cost: Option<&'a CostBreakdown>,
+    cost_usd: Option<Picodollars>,
+    route: Option<&'a RouteDecision>,
+    cache: CacheStatus,
+    stale: bool,
+    /// The parsed answer of a `json_schema` call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<&'a serde_json::Value>,
 }
 
 /// The error as JS sees it; `core.js` turns it into an `LlmEdgeError`.
@@ -176,6 +202,71 @@ fn event_hook(callback: js_sys::Function) -> EventHook {
     })
 }
 
+/// The `onUsage` callback: each usage record as JSON text (exceptions are reported by `core.js`).
+fn usage_hook(callback: js_sys::Function) -> UsageHook {
+    Rc::new(move |record: &UsageRecord| {
+        if let Ok(json) = serde_json::to_string(record) {
+            let _ = callback.call1(&JsValue::UNDEFINED, &JsValue::from_str(&json));
+        }
+    })
+}
+
+/// The `budget.onAlert` callback: each alert as JSON text.
+fn alert_hook(callback: js_sys::Function) -> AlertHook {
+    Rc::new(move |alert: &Alert| {
+        if let Ok(json) = serde_json::to_string(alert) {
+            let _ = callback.call1(&JsValue::UNDEFINED, &JsValue::from_str(&json));
+        }
+    })
+}
+
+/// The custom router: called with the request and the built-in decision as JSON text, it
+/// returns a replacement decision as JSON text, or `undefined` to keep the built-in one.
+/// `core.js` completes a partial replacement from the built-in decision and catches what the
+/// user's function throws; a reply that does not parse keeps the built-in decision.
+fn router_hook(callback: js_sys::Function) -> RouterHook {
+    Rc::new(move |request: &Request, decision: &RouteDecision| {
+        let request = serde_json::to_string(request).ok()?;
+        let decision = serde_json::to_string(decision).ok()?;
+        let reply = callback
+            .call2(
+                &JsValue::UNDEFINED,
+                &JsValue::from_str(&request),
+                &JsValue::from_str(&decision),
+            )
+            .ok()?;
+        serde_json::from_str(&reply.as_string()?).ok()
+    })
+}
+
+/// The JS functions of the client options, which JSON cannot carry.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct WasmHooks {
+    on_event: Option<js_sys::Function>,
+    on_usage: Option<js_sys::Function>,
+    on_alert: Option<js_sys::Function>,
+    router: Option<js_sys::Function>,
+}
+
+#[wasm_bindgen]
+impl WasmHooks {
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        on_event: Option<js_sys::Function>,
+        on_usage: Option<js_sys::Function>,
+        on_alert: Option<js_sys::Function>,
+        router: Option<js_sys::Function>,
+    ) -> WasmHooks {
+        WasmHooks {
+            on_event,
+            on_usage,
+            on_alert,
+            router,
+        }
+    }
+}
+
 /// The core client, driven from `index.js`.
 #[wasm_bindgen]
 pub struct WasmClient {
@@ -184,14 +275,12 @@ pub struct WasmClient {
 
 #[wasm_bindgen]
 impl WasmClient {
-    /// `on_event` receives every policy event as JSON text.
+    /// `hooks` are the JS callbacks; each receives its values as JSON text.
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        options_json: &str,
-        on_event: Option<js_sys::Function>,
-    ) -> Result<WasmClient, JsValue> {
+    pub fn new(options_json: &str, hooks: WasmHooks) -> Result<WasmClient, JsValue> {
         const WHAT: &str = "client options";
         let fields: ClientFields = parse_json(options_json, WHAT, ErrorKind::Config)?;
+        let costs: CostConfig = parse_json(options_json, WHAT, ErrorKind::Config)?;
         let timeouts: TimeoutOptions = parse_json(options_json, WHAT, ErrorKind::Config)?;
         let policy: PolicyOverrides = parse_json(options_json, WHAT, ErrorKind::Config)?;
         let mut policy = PolicyConfig::default()
@@ -207,8 +296,12 @@ impl WasmClient {
             gemini: providers.gemini.map(Into::into),
             timeouts: timeouts.apply(Timeouts::default()),
             policy,
-            on_event: on_event.map(event_hook),
-            ..ClientConfig::default()
+            on_event: hooks.on_event.map(event_hook),
+            costs,
+            on_usage: hooks.on_usage.map(usage_hook),
+            on_alert: hooks.on_alert.map(alert_hook),
+            router: hooks.router.map(router_hook),
+            screening: fields.screening,
         };
         Ok(WasmClient {
             client: Client::new(FetchTransport, JsClock, config).map_err(|e| error_to_js(&e))?,
@@ -225,6 +318,98 @@ impl WasmClient {
         })
     }
 
+    /// What a request would cost, before sending it, as JSON (`CostEstimate`).
+    #[wasm_bindgen(js_name = estimateCost)]
+    pub fn estimate_cost(&self, request_json: &str) -> Result<String, JsValue> {
+        let request: Request = parse_json(request_json, "request", ErrorKind::InvalidRequest)?;
+        let estimate = self
+            .client
+            .estimate_cost(&request)
+            .map_err(|e| error_to_js(&e))?;
+        Ok(serde_json::to_string(&estimate).unwrap_or_default())
+    }
+
+    /// A month's cost at the client's prices, as JSON (`MonthlyProjection`).
+    #[wasm_bindgen(js_name = projectMonthlyCost)]
+    pub fn project_monthly_cost(&self, plan_json: &str) -> Result<String, JsValue> {
+        let plan: MonthlyUsagePlan = parse_json(plan_json, "plan", ErrorKind::InvalidRequest)?;
+        let projection = self
+            .client
+            .project_monthly_cost(&plan)
+            .map_err(|e| error_to_js(&e))?;
+        Ok(serde_json::to_string(&projection).unwrap_or_default())
+    }
+
+    /// Today's spend as JSON (`Spend`).
+    pub fn spend(&self) -> String {
+        serde_json::to_string(&self.client.spend()).unwrap_or_default()
+    }
+
+    #[wasm_bindgen(js_name = resetSpend)]
+    pub fn reset_spend(&self) {
+        self.client.reset_spend();
+    }
+
+    /// The response cache's counters as JSON, or `null` without a cache.
+    #[wasm_bindgen(js_name = cacheStats)]
+    pub fn cache_stats(&self) -> String {
+        serde_json::to_string(&self.client.cache_stats()).unwrap_or_default()
+    }
+
+    /// Warnings about the configuration (skipped price entries) as a JSON array.
+    #[wasm_bindgen(js_name = configWarnings)]
+    pub fn config_warnings(&self) -> String {
+        serde_json::to_string(self.client.config_warnings()).unwrap_or_default()
+    }
+
+    /// Submits `[{ customId, request }]` as one batch on the provider of their models; resolves
+    /// with the batch status JSON.
+    #[wasm_bindgen(js_name = batchSubmit)]
+    pub fn batch_submit(&self, requests_json: &str) -> Result<js_sys::Promise, JsValue> {
+        let requests: Vec<BatchRequest> =
+            parse_json(requests_json, "batch requests", ErrorKind::InvalidRequest)?;
+        let provider = batch_provider(&requests).map_err(|e| error_to_js(&e))?;
+        let client = self.client.clone();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let config = provider_settings(&client, provider)?;
+            let status = batch::submit(&FetchTransport, provider, &config, &requests).await;
+            status_json(status)
+        }))
+    }
+
+    /// Polls a batch (`cancel`: asks the provider to cancel it first).
+    #[wasm_bindgen(js_name = batchStatus)]
+    pub fn batch_status(&self, provider: &str, id: &str, cancel: bool) -> js_sys::Promise {
+        let client = self.client.clone();
+        let (provider, id) = (provider.to_string(), id.to_string());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let provider = parse_provider(&provider)?;
+            let config = provider_settings(&client, provider)?;
+            let status = match cancel {
+                true => batch::cancel(&FetchTransport, provider, &config, &id).await,
+                false => batch::status(&FetchTransport, provider, &config, &id).await,
+            };
+            status_json(status)
+        })
+    }
+
+    /// Reads a finished batch's results, priced at batch rates, as a JSON array.
+    #[wasm_bindgen(js_name = batchResults)]
+    pub fn batch_results(&self, status_json: &str) -> Result<js_sys::Promise, JsValue> {
+        let status: BatchStatus =
+            parse_json(status_json, "batch status", ErrorKind::InvalidRequest)?;
+        let client = self.client.clone();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let config = provider_settings(&client, status.provider)?;
+            let results = batch::results(&FetchTransport, &config, &status, client.prices())
+                .await
+                .map_err(|e| error_to_js(&e))?;
+            Ok(JsValue::from_str(
+                &serde_json::to_string(&results).unwrap_or_default(),
+            ))
+        }))
+    }
+
     /// Starts a streamed call; pull batches of events with `next()`.
     pub fn stream(&self, call_json: &str) -> Result<WasmStream, JsValue> {
         let (request, options) = self.parse_call(call_json)?;
@@ -233,6 +418,47 @@ impl WasmClient {
             cancel: Cancel::default(),
         })
     }
+}
+
+/// The one provider of a batch's requests (a batch goes to one provider's batch API).
+fn batch_provider(requests: &[BatchRequest]) -> Result<Provider, Error> {
+    let mut provider = None;
+    for item in requests {
+        let model = ModelRef::parse(&item.request.model)?;
+        if provider.is_some_and(|p| p != model.provider) {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "a batch goes to one provider: submit each provider's requests separately",
+            ));
+        }
+        provider = Some(model.provider);
+    }
+    provider.ok_or_else(|| Error::new(ErrorKind::InvalidRequest, "a batch needs requests"))
+}
+
+fn parse_provider(name: &str) -> Result<Provider, JsValue> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| {
+        error_to_js(&Error::new(
+            ErrorKind::InvalidRequest,
+            format!("unknown provider `{name}`"),
+        ))
+    })
+}
+
+fn provider_settings(client: &CoreClient, provider: Provider) -> Result<ProviderConfig, JsValue> {
+    client.config().provider(provider).cloned().ok_or_else(|| {
+        error_to_js(&Error::new(
+            ErrorKind::Config,
+            format!("{provider} is not configured"),
+        ))
+    })
+}
+
+fn status_json(status: Result<BatchStatus, Error>) -> Result<JsValue, JsValue> {
+    let status = status.map_err(|e| error_to_js(&e))?;
+    Ok(JsValue::from_str(
+        &serde_json::to_string(&status).unwrap_or_default(),
+    ))
 }
 
 impl WasmClient {
@@ -257,7 +483,9 @@ impl WasmClient {
             headers: extras.headers.into_iter().collect::<Headers>(),
             timeouts,
             policy,
-            ..CallOptions::default()
+            cache: extras.cache,
+            cache_system_prompt: extras.cache_system_prompt,
+            screening: extras.screening,
         };
         Ok((request, options))
     }
@@ -292,8 +520,23 @@ impl WasmCall {
             if cancel.is_cancelled() {
                 return Err(error_to_js(&cancelled_error()));
             }
+            let structured = matches!(
+                request.response_format,
+                Some(ResponseFormat::JsonSchema { .. })
+            );
+            if structured {
+                let call = client.chat_structured(&request, &options);
+                return match select(call, cancel.cancelled()).await {
+                    Either::Left(Ok(done)) => Ok(JsValue::from_str(&response_json(
+                        &done.outcome,
+                        Some(&done.object),
+                    ))),
+                    Either::Left(Err(error)) => Err(error_to_js(&error)),
+                    Either::Right(()) => Err(error_to_js(&cancelled_error())),
+                };
+            }
             match select(client.chat(&request, &options), cancel.cancelled()).await {
-                Either::Left(Ok(outcome)) => Ok(JsValue::from_str(&response_json(&outcome))),
+                Either::Left(Ok(outcome)) => Ok(JsValue::from_str(&response_json(&outcome, None))),
                 Either::Left(Err(error)) => Err(error_to_js(&error)),
                 Either::Right(()) => Err(error_to_js(&cancelled_error())),
             }
@@ -306,7 +549,7 @@ impl WasmCall {
     }
 }
 
-fn response_json(outcome: &ChatOutcome) -> String {
+fn response_json(outcome: &ChatOutcome, object: Option<&serde_json::Value>) -> String {
     let response = &outcome.response;
     let js = JsResponse {
         text: response.text(),
@@ -322,6 +565,12 @@ fn response_json(outcome: &ChatOutcome) -> String {
         content: &response.content,
         target: &outcome.target,
         attempts: &outcome.attempts,
+        cost: outcome.cost.as_ref(),
+        cost_usd: outcome.total_cost,
+        route: outcome.route.as_ref(),
+        cache: outcome.cache,
+        stale: outcome.stale,
+        object,
     };
     serde_json::to_string(&js).unwrap_or_default()
 }
@@ -348,6 +597,12 @@ enum JsEvent<'a> {
         usage: &'a Usage,
         target: Option<&'a str>,
         attempts: &'a [Attempt],
+        cost: Option<&'a CostBreakdown>,
+        #[serde(rename = "costUsd")]
+        cost_usd: Option<Picodollars>,
+        route: Option<&'a RouteDecision>,
+        cache: CacheStatus,
+        stale: bool,
     },
     Other(&'a StreamEvent),
 }
@@ -382,29 +637,29 @@ impl WasmStream {
                     return Err(error_to_js(&cancelled_error()));
                 }
             };
-            let mut json = String::from("[");
-            let mut ended = false;
-            match first {
+            let mut events = match first {
                 None => return Ok(JsValue::UNDEFINED),
                 Some(Err(error)) => return Err(error_to_js(&error)),
-                Some(Ok(event)) => {
-                    ended |= push_event(&mut json, &event, &stream);
-                    // Drain what is already decoded without waiting on the network.
-                    while let Some(event) = stream.next_ready() {
-                        ended |= push_event(&mut json, &event, &stream);
-                    }
-                }
+                Some(Ok(event)) => vec![event],
+            };
+            // Drain what is already decoded without waiting on the network.
+            while let Some(event) = stream.next_ready() {
+                events.push(event);
             }
-            json.push(']');
+            let ended = events
+                .iter()
+                .any(|event| matches!(event, StreamEvent::Finish { .. }));
             if !ended {
                 *slot.borrow_mut() = Some(stream);
-            } else if let Either::Right(()) =
-                select(read_to_end(&mut stream), cancel.cancelled()).await
-            {
+                return Ok(JsValue::from_str(&events_json(&events, None)));
+            }
+            // The call is costed when its body ends: read it before the `finish` event is
+            // written, so that the event carries the cost.
+            if let Either::Right(()) = select(read_to_end(&mut stream), cancel.cancelled()).await {
                 cancel.take_unreported();
                 return Err(error_to_js(&cancelled_error()));
             }
-            Ok(JsValue::from_str(&json))
+            Ok(JsValue::from_str(&events_json(&events, Some(&stream))))
         })
     }
 
@@ -424,25 +679,31 @@ async fn read_to_end(stream: &mut CoreStream) {
     while let Some(Ok(_)) = stream.next().await {}
 }
 
-/// Appends one event to a JSON array under construction; true for the terminal event.
-fn push_event(json: &mut String, event: &StreamEvent, stream: &CoreStream) -> bool {
-    if json.len() > 1 {
-        json.push(',');
-    }
-    let (js, finished) = match event {
-        StreamEvent::Finish { reason, usage } => (
-            JsEvent::Finish {
+/// A batch of events as a JSON array; `stream` (once ended) completes the `finish` event.
+fn events_json(events: &[StreamEvent], stream: Option<&CoreStream>) -> String {
+    let mut json = String::from("[");
+    for event in events {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        let js = match (event, stream) {
+            (StreamEvent::Finish { reason, usage }, Some(stream)) => JsEvent::Finish {
                 kind: "finish",
                 finish_reason: reason.unified,
                 raw_finish_reason: reason.raw.as_deref(),
                 usage,
                 target: stream.target(),
                 attempts: stream.attempts(),
+                cost: stream.cost(),
+                cost_usd: stream.total_cost(),
+                route: stream.route(),
+                cache: stream.cache_status(),
+                stale: stream.is_stale(),
             },
-            true,
-        ),
-        other => (JsEvent::Other(other), false),
-    };
-    json.push_str(&serde_json::to_string(&js).unwrap_or_default());
-    finished
+            (other, _) => JsEvent::Other(other),
+        };
+        json.push_str(&serde_json::to_string(&js).unwrap_or_default());
+    }
+    json.push(']');
+    json
 }

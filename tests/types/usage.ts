@@ -4,7 +4,17 @@ import {
   Client,
   LlmEdgeError,
   type Attempt,
+  type BatchResult,
+  type BatchStatus,
+  type BudgetAlert,
+  type CacheStatus,
   type ChatResponse,
+  type CostEstimate,
+  type MonthlyProjection,
+  type RouteDecision,
+  type Spend,
+  type Tier,
+  type UsageRecord,
   type ClientOptions,
   type PolicyEvent,
   type StreamEvent,
@@ -75,6 +85,12 @@ function observe(event: PolicyEvent): void {
       } else {
         console.log(event.error, event.attempts.map(describe));
       }
+      break;
+    case "route":
+      console.log(event.requested, event.decision.model);
+      break;
+    case "screened":
+      console.log(event.screening.verdict);
       break;
     default: {
       const unhandled: never = event;
@@ -183,3 +199,105 @@ function narrow(ev: StreamEvent): void {
 function process(text: string): void {
   console.log(text);
 }
+
+// ------------------------------------------------------------------ cost control (issue 9)
+const alerts: BudgetAlert[] = [];
+const costly = new Client({
+  providers: { anthropic: { apiKey: "sk-ant-..." } },
+  budget: { dailyUsd: 5, perRequestUsd: 0.25, alertThresholds: [0.5, 0.8, 1], onAlert: (a) => void alerts.push(a) },
+  routing: {
+    tiers: { simple: "anthropic/claude-haiku-4-5", standard: "anthropic/claude-sonnet-4-6", complex: "anthropic/claude-opus-4-6" },
+    hook: (request, decision) =>
+      request.messages.length > 10 ? { model: "anthropic/claude-opus-4-6", reason: "long conversation" } : undefined,
+  },
+  prices: { "openai/my-fine-tune": { input: 3, output: 12 } },
+  cache: { ttlMs: 60_000, maxEntries: 500, staleIfErrorMs: 3_600_000 },
+  cacheSystemPrompt: true,
+  screening: { mode: "flag", threshold: 0.6 },
+  onUsage: (record: UsageRecord) => {
+    const usd: number | undefined = record.cost?.usd;
+    const tier: Tier | undefined = record.route?.tier;
+    const flagged: boolean = record.screening?.verdict === "flagged";
+    console.log(usd, tier, flagged, record.cache, record.outcome);
+  },
+});
+// @ts-expect-error: the tiers are simple, standard and complex
+const badTier: ClientOptions = { providers: {}, routing: { tiers: { easy: "anthropic/claude-haiku-4-5" } } };
+// @ts-expect-error: screening modes are off, flag and block
+const badMode: ClientOptions = { providers: {}, screening: { mode: "warn" } };
+console.log(badTier, badMode);
+
+export async function costExamples(): Promise<void> {
+  const estimate: CostEstimate = costly.estimateCost({ model: "auto", messages: [{ role: "user", content: "Hi" }] });
+  const worst: number | null = estimate.usdMax;
+  console.log(estimate.inputTokens, estimate.outputTokensMax, estimate.usdExpected, worst);
+
+  const res = await costly.chat({
+    model: "auto",
+    messages: [{ role: "user", content: "Hi" }],
+    complexity: undefined,
+    conversationId: "c-1",
+    cache: false,
+  });
+  const cost: number | null = res.costUsd;
+  const route: RouteDecision | null = res.route;
+  console.log(cost, route?.tier, route?.model, route?.reason, res.cache, res.stale, res.cost?.outputUsd);
+
+  const spend: Spend = costly.spend();
+  console.log(spend.todayUsd, spend.reservedUsd, spend.dailyUsd);
+  costly.resetSpend();
+  console.log(costly.cacheStats()?.hits, costly.configWarnings.length);
+
+  const month: MonthlyProjection = costly.projectMonthlyCost({
+    requestsPerDay: 1000,
+    mix: { "anthropic/claude-haiku-4-5": 0.7, "anthropic/claude-sonnet-4-6": 0.3 },
+    avgInputTokens: 800,
+    avgOutputTokens: 300,
+  });
+  console.log(month.totalUsd, month.models.map((m) => m.usd));
+  // @ts-expect-error: a projection needs a model or a mix
+  costly.projectMonthlyCost({ requestsPerDay: 1, avgInputTokens: 1, avgOutputTokens: 1 });
+
+  for await (const event of costly.stream({ model: "auto", messages: [{ role: "user", content: "Hi" }] })) {
+    if (event.type === "finish") {
+      const status: CacheStatus = event.cache;
+      console.log(event.costUsd, event.route?.model, status, event.cost?.estimated);
+    }
+  }
+
+  // ---------------------------------------------------------- validation and batches (issue 7)
+  const weather = await costly.chat<{ city: string; celsius: number }>({
+    model: "openai/gpt-4o-mini",
+    messages: [{ role: "user", content: "Weather in Paris" }],
+    responseFormat: { type: "json_schema", schema: { type: "object", properties: { city: { type: "string" } } } },
+    screening: { mode: "block" },
+  });
+  const city: string = weather.object.city;
+  console.log(city, weather.object.celsius);
+  try {
+    await costly.chat({ model: "gpt-4o-mini", messages: [] });
+  } catch (e) {
+    if (e instanceof LlmEdgeError && e.kind === "invalid_output") console.log(e.rawOutput?.length);
+  }
+
+  const batch: BatchStatus = await costly.batches.submit([
+    { customId: "a", request: { model: "anthropic/claude-haiku-4-5", messages: [{ role: "user", content: "Hi" }], maxTokens: 64 } },
+  ]);
+  const polled = await costly.batches.status(batch.provider, batch.id);
+  const again = await costly.batches.status(polled);
+  if (again.state === "ended") {
+    const results: BatchResult[] = await costly.batches.results(again);
+    for (const result of results) {
+      if (result.outcome.type === "succeeded") console.log(result.customId, result.outcome.response.usage, result.cost?.totalUsd);
+      else if (result.outcome.type === "errored") console.log(result.outcome.error.kind);
+    }
+  }
+  // @ts-expect-error: batches go to Anthropic or OpenAI
+  await costly.batches.status("gemini", "b1");
+}
+
+function observeCosts(event: PolicyEvent): void {
+  if (event.type === "route") console.log(event.requested, event.decision.tier);
+  if (event.type === "screened") console.log(event.screening.score, event.screening.findings.map((f) => f.kind));
+}
+console.log(observeCosts);

@@ -14,6 +14,7 @@ use crate::core::event::{ResponseAssembler, StreamEvent};
 use crate::core::model::{ModelRef, Request, Response, Usage, Warning};
 use crate::core::policy::Attempt;
 use crate::core::route::RouteDecision;
+use crate::core::screen::ScreenOutcome;
 use crate::core::usage::{CacheStatus, Cost, Fallback, Outcome, UsageRecord};
 
 use super::costs::{CostLayer, CostTally};
@@ -139,6 +140,11 @@ impl<'a> CallTrack<'a> {
             self.record.provider = Some(model.provider);
             self.record.model = Some(model.name);
         }
+    }
+
+    /// Input screening flagged (or blocked) the request: its verdict goes in the record.
+    pub fn screened(&mut self, outcome: &ScreenOutcome) {
+        self.record.screening = serde_json::to_value(outcome).ok();
     }
 
     /// The response cache is consulted for this call.

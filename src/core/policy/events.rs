@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::model::Usage;
 use crate::core::route::RouteDecision;
+use crate::core::screen::ScreenOutcome;
 
 use super::breaker::CircuitState;
 use super::report::{Attempt, SkipReason};
@@ -29,6 +30,10 @@ pub enum PolicyEvent {
         requested: String,
         decision: RouteDecision,
     },
+    /// Input screening found signs of prompt injection in a request it let through (`flag`
+    /// mode). Comes before routing and any attempt. A blocked request fails instead.
+    #[serde(rename_all = "camelCase")]
+    Screened { screening: ScreenOutcome },
     /// A request is about to be sent.
     #[serde(rename_all = "camelCase")]
     AttemptStart {
