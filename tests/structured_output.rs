@@ -7,6 +7,7 @@ mod support;
 use llm_edge::core::client::CallOptions;
 use llm_edge::core::error::ErrorKind;
 use llm_edge::core::model::{Request, ResponseFormat};
+use llm_edge::core::policy::AttemptOutcome;
 use serde_json::{json, Value};
 use support::*;
 
@@ -127,6 +128,15 @@ fn a_mismatch_is_repaired_once_with_the_validation_errors() {
     // call costs 10 × 0.15 + 5 × 0.60 = 4.5 micro-dollars: 9 in all.
     assert_eq!(done.outcome.attempts.len(), 2);
     assert_eq!(done.outcome.total_cost.unwrap().micro_usd(), 9);
+    // The rejected answer's attempt did not serve the call: it is failed, with its usage, so
+    // that billing by attempts (the proxy's) counts it.
+    let rejected = &done.outcome.attempts[0];
+    assert!(
+        matches!(&rejected.outcome, AttemptOutcome::Failed { error } if error.kind() == ErrorKind::InvalidOutput),
+        "{rejected:?}"
+    );
+    assert_eq!(rejected.usage.and_then(|u| u.output_tokens), Some(5));
+    assert_eq!(done.outcome.attempts[1].outcome, AttemptOutcome::Succeeded);
 }
 
 #[test]
@@ -144,6 +154,13 @@ fn a_second_mismatch_is_invalid_output_with_the_raw_text() {
     assert_eq!(error.raw_output(), Some(r#"{"city":"Paris"}"#));
     assert!(error.message().contains("celsius"), "{}", error.message());
     assert_eq!(error.attempts().len(), 2);
+    // Neither answer served the call; both are billed through their attempts.
+    for attempt in error.attempts() {
+        assert!(
+            matches!(attempt.outcome, AttemptOutcome::Failed { .. }) && attempt.usage.is_some(),
+            "{attempt:?}"
+        );
+    }
     // The first answer was not JSON: the repair request says so.
     let repair = h.transport.exchanges()[1].body()["messages"][2]["content"].clone();
     assert!(
