@@ -148,6 +148,9 @@ pub struct UsageRecord {
     pub outcome: Outcome,
     /// What content screening found, if it ran and found something.
     pub screening: Option<Value>,
+    /// What input hygiene removed, per message part (`[{message, part, changes}]`), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitized: Option<Value>,
     /// Everything the call warned about: settings a provider could not honour, a price that
     /// is unknown, a `maxTokens` lowered by the budget, a prompt too short to cache.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -181,6 +184,7 @@ impl UsageRecord {
             cost: None,
             outcome,
             screening: None,
+            sanitized: None,
             warnings: Vec::new(),
         }
     }

@@ -409,6 +409,13 @@ async fn chat(
         .route
         .as_ref()
         .and_then(|r| serde_json::to_value(r).ok());
+    record.screening = plan
+        .screening
+        .as_ref()
+        .and_then(|s| serde_json::to_value(s).ok());
+    if !plan.sanitized.is_empty() {
+        record.sanitized = serde_json::to_value(&plan.sanitized).ok();
+    }
     if stream {
         return stream::respond(
             gw,

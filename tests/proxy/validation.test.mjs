@@ -24,7 +24,7 @@ let openai;
 let anthropic;
 
 before(async () => {
-  proxy = await startProxy();
+  proxy = await startProxy({ MAX_INPUT_CHARS: "200" });
   const common = { maxRetries: 0, fetch: recordingFetch };
   openai = new OpenAI({ apiKey: "client-token-main", baseURL: `${proxy.url}/v1`, ...common });
   anthropic = new Anthropic({ apiKey: "client-token-main", baseURL: proxy.url, ...common });
@@ -159,4 +159,134 @@ test("gemini route: responseJsonSchema answers are repaired, or a 500 INTERNAL w
   assert.deepEqual(JSON.parse(error.rawOutput), { celsius: 3 });
   assert.match(error.message, /city/);
   assert.equal(seen().length, 2);
+});
+
+test("openai SDK stream: a matching JSON-schema stream ends normally", async () => {
+  script("openai", { city: "Paris", celsius: 18 });
+  const stream = await openai.chat.completions.create({
+    model: "openai/gpt-4o-mini",
+    messages: [{ role: "user", content: ASK }],
+    response_format: openaiFormat,
+    stream: true,
+  });
+  let text = "";
+  let finish = null;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta?.content ?? "";
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  assert.deepEqual(JSON.parse(text), { city: "Paris", celsius: 18 });
+  assert.equal(finish, "stop");
+});
+
+test("openai SDK stream: a mismatch ends the SSE stream with the route's invalid_output error", async () => {
+  const seen = script("openai", { city: "Paris" });
+  const stream = await openai.chat.completions.create({
+    model: "openai/gpt-4o-mini",
+    messages: [{ role: "user", content: ASK }],
+    response_format: openaiFormat,
+    stream: true,
+  });
+  let text = "";
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+    })(),
+    (error) => {
+      assert.ok(error instanceof OpenAI.APIError);
+      assert.equal(error.error.code, "invalid_output");
+      assert.equal(error.error.raw_output, text);
+      assert.match(error.message, /celsius/);
+      return true;
+    },
+  );
+  assert.deepEqual(JSON.parse(text), { city: "Paris" }, "the text was delivered first");
+  assert.equal(seen().length, 1, "a stream is not repaired");
+});
+
+test("anthropic SDK stream: a mismatch ends the stream with an error event carrying the raw text", async () => {
+  script("anthropic", { city: "Paris" });
+  const stream = anthropic.messages.stream({
+    model: "anthropic/claude-haiku-4-5",
+    max_tokens: 200,
+    messages: [{ role: "user", content: ASK }],
+    output_format: { type: "json_schema", schema: SCHEMA },
+  });
+  let text = "";
+  stream.on("text", (delta) => (text += delta));
+  await assert.rejects(stream.finalMessage(), (error) => {
+    assert.ok(error instanceof Anthropic.APIError);
+    assert.equal(error.error.error.type, "api_error");
+    assert.equal(error.error.error.raw_output, text);
+    return true;
+  });
+  assert.deepEqual(JSON.parse(text), { city: "Paris" });
+});
+
+const post = (path, body, headers) =>
+  recordingFetch(`${proxy.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+
+test("hygiene: invisible characters are stripped before forwarding and reported in the usage log", async () => {
+  const since = proxy.mock.requests().length;
+  const logged = proxy.logs().length;
+  const { data } = await openai.chat.completions
+    .create({ model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "Hidden\u200B text\u0007 here\u202E" }] })
+    .withResponse();
+  assert.match(data.choices[0].message.content, /^Mock answer from /);
+  const upstream = proxy.mock.requests().slice(since).find((r) => r.provider === "openai");
+  assert.equal(upstream.body.messages.at(-1).content, "Hidden text here");
+  // The usage record's log line says what was removed.
+  let record;
+  for (let i = 0; i < 50 && !record; i++) {
+    record = proxy
+      .logs()
+      .slice(logged)
+      .split("\n")
+      .map((line) => line.slice(line.indexOf("{")))
+      .filter((line) => line.includes('"sanitized"'))
+      .map((line) => JSON.parse(line))[0];
+    if (!record) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(record, "a usage record with `sanitized` was logged");
+  assert.deepEqual(record.sanitized[0].changes.map((c) => c.type), [
+    "removed-control-characters",
+    "removed-zero-width-characters",
+    "removed-bidi-controls",
+  ]);
+});
+
+test("hygiene: input over MAX_INPUT_CHARS is a 400 in each route's format, never forwarded", async () => {
+  const before = proxy.mock.requests().length;
+  const long = "x".repeat(201);
+  const openaiRes = await post(
+    "/v1/chat/completions",
+    { model: "openai/gpt-4o-mini", messages: [{ role: "user", content: long }] },
+    { authorization: "Bearer client-token-main" },
+  );
+  assert.equal(openaiRes.status, 400);
+  const openaiError = (await openaiRes.json()).error;
+  assert.equal(openaiError.type, "invalid_request_error");
+  assert.equal(openaiError.code, "input_too_long");
+  assert.match(openaiError.message, /201 characters, above the limit of 200/);
+
+  await assert.rejects(
+    anthropic.messages.create({ model: "anthropic/claude-haiku-4-5", max_tokens: 10, messages: [{ role: "user", content: long }] }),
+    (error) => error.status === 400 && error.error.error.type === "invalid_request_error" && /above the limit/.test(error.message),
+  );
+
+  const geminiRes = await post(
+    "/v1beta/models/gemini-2.5-flash:generateContent",
+    { contents: [{ role: "user", parts: [{ text: long }] }] },
+    { "x-goog-api-key": "client-token-main" },
+  );
+  assert.equal(geminiRes.status, 400);
+  assert.equal((await geminiRes.json()).error.status, "INVALID_ARGUMENT");
+  // Stripped characters do not count: 200 visible characters plus invisible ones pass.
+  const atCap = await post(
+    "/v1/chat/completions",
+    { model: "openai/gpt-4o-mini", messages: [{ role: "user", content: "x".repeat(200) + "\u200B\u200B" }] },
+    { authorization: "Bearer client-token-main" },
+  );
+  assert.equal(atCap.status, 200);
+  assert.equal(proxy.mock.requests().length, before + 1, "only the request within the cap was forwarded");
 });

@@ -77,6 +77,48 @@ fn text_message(role: Role, text: String) -> Message {
     }
 }
 
+/// A streamed answer held to its request's JSON schema: the text is collected as it arrives
+/// and checked when the stream finishes. A stream cannot be repaired: its text has already
+/// reached the caller, so a mismatch is an `invalid_output` error at once.
+#[derive(Debug)]
+pub(super) struct StreamedAnswer {
+    schema: Value,
+    text: String,
+}
+
+impl StreamedAnswer {
+    /// `None` when the request asks for no JSON schema; an `invalid_request` error, before
+    /// anything is sent, for a schema outside the supported subset.
+    pub(super) fn for_request(request: &Request) -> Result<Option<Self>, Error> {
+        let Some(ResponseFormat::JsonSchema { schema, .. }) = &request.response_format else {
+            return Ok(None);
+        };
+        check_schema(schema)?;
+        Ok(Some(StreamedAnswer {
+            schema: schema.clone(),
+            text: String::new(),
+        }))
+    }
+
+    pub(super) fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    /// The parsed object, or an `invalid_output` error carrying the raw text.
+    pub(super) fn finish(&mut self) -> Result<Value, Error> {
+        mismatch(&self.schema, &self.text).map_err(|errors| {
+            Error::new(
+                ErrorKind::InvalidOutput,
+                format!(
+                    "the streamed answer does not match the JSON schema (a stream is not \
+                     repaired: its text was already delivered):\n{errors}"
+                ),
+            )
+            .with_raw_output(std::mem::take(&mut self.text))
+        })
+    }
+}
+
 impl<T: Transport, C: Clock> Client<T, C> {
     /// Sends a request whose `responseFormat` is `json_schema` and returns the parsed object.
     ///
