@@ -319,6 +319,8 @@ export interface UsageRecord {
   attempts: number;
   fallback: { from: Target; to: Target } | null;
   cache: CacheStatus;
+  /** Answered from an expired cache entry because every target failed (`cache: "stale"`). */
+  stale: boolean;
   /** `null` when the model has no known price. */
   cost: { usd: number; pico: number; estimated: boolean } | null;
   outcome: UsageOutcome;

@@ -143,6 +143,9 @@ pub struct UsageRecord {
     pub attempts: u32,
     pub fallback: Option<Fallback>,
     pub cache: CacheStatus,
+    /// Answered from an expired cache entry because every target failed (`cache` is `stale`).
+    #[serde(default)]
+    pub stale: bool,
     /// `None` when the model has no known price.
     pub cost: Option<Cost>,
     pub outcome: Outcome,
@@ -181,6 +184,7 @@ impl UsageRecord {
             attempts: 0,
             fallback: None,
             cache: CacheStatus::Off,
+            stale: false,
             cost: None,
             outcome,
             screening: None,

@@ -425,6 +425,7 @@ impl<'a> CallTrack<'a> {
         self.count_attempts(target, attempts);
         let record = &mut self.record;
         record.cache = self.cache;
+        record.stale = self.cache == CacheStatus::Stale;
         record.usage = tally.usage;
         record.cost = tally
             .total()
