@@ -71,6 +71,22 @@ function geminiStructured(path = "generateContent") {
   });
 }
 
+/** The usage records the proxy logged after `since` (a length of `proxy.logs()`), waiting for one. */
+async function loggedRecords(since, matching) {
+  for (let i = 0; i < 50; i++) {
+    const records = proxy
+      .logs()
+      .slice(since)
+      .split("\n")
+      .filter((line) => line.includes('"outcome"'))
+      .map((line) => JSON.parse(line.slice(line.indexOf("{"))))
+      .filter(matching);
+    if (records.length > 0) return records;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return [];
+}
+
 /** The mock's token counts: ceil(characters / 4) in, a JSON document's 4-character slices out. */
 const tokens = (text) => Math.ceil([...text].length / 4);
 
@@ -181,6 +197,7 @@ test("openai SDK stream: a matching JSON-schema stream ends normally", async () 
 
 test("openai SDK stream: a mismatch ends the SSE stream with the route's invalid_output error", async () => {
   const seen = script("openai", { city: "Paris" });
+  const logged = proxy.logs().length;
   const stream = await openai.chat.completions.create({
     model: "openai/gpt-4o-mini",
     messages: [{ role: "user", content: ASK }],
@@ -202,6 +219,12 @@ test("openai SDK stream: a mismatch ends the SSE stream with the route's invalid
   );
   assert.deepEqual(JSON.parse(text), { city: "Paris" }, "the text was delivered first");
   assert.equal(seen().length, 1, "a stream is not repaired");
+  // Billed from the complete usage it reported, not estimated from the text.
+  const [record] = await loggedRecords(logged, (r) => r.outcome === "invalid_output");
+  assert.ok(record, "the usage record was logged");
+  assert.equal(record.cost.estimated, false);
+  assert.equal(record.usage.outputTokens, tokens(JSON.stringify({ city: "Paris" })));
+  assert.ok(record.cost.pico > 0);
 });
 
 test("anthropic SDK stream: a mismatch ends the stream with an error event carrying the raw text", async () => {
@@ -236,17 +259,7 @@ test("hygiene: invisible characters are stripped before forwarding and reported 
   const upstream = proxy.mock.requests().slice(since).find((r) => r.provider === "openai");
   assert.equal(upstream.body.messages.at(-1).content, "Hidden text here");
   // The usage record's log line says what was removed.
-  let record;
-  for (let i = 0; i < 50 && !record; i++) {
-    record = proxy
-      .logs()
-      .slice(logged)
-      .split("\n")
-      .map((line) => line.slice(line.indexOf("{")))
-      .filter((line) => line.includes('"sanitized"'))
-      .map((line) => JSON.parse(line))[0];
-    if (!record) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const [record] = await loggedRecords(logged, (r) => r.sanitized);
   assert.ok(record, "a usage record with `sanitized` was logged");
   assert.deepEqual(record.sanitized[0].changes.map((c) => c.type), [
     "removed-control-characters",
