@@ -322,6 +322,11 @@ export class ChatStream {
     return this.#finishEvent?.cache;
   }
 
+  /** A `json_schema` stream's parsed answer, once it has finished and matched the schema. */
+  get object() {
+    return this.#finishEvent?.object;
+  }
+
   /** Called by `break` in a `for await`: cancels the underlying fetch. */
   async return() {
     this.cancel();

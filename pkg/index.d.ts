@@ -210,6 +210,40 @@ export interface ScreeningOptions {
   toolResultWeight?: number;
 }
 
+/**
+ * Input hygiene, applied to every call: control and invisible characters are stripped from user
+ * text and tool results (reported in a `sanitized` event and the usage record), and a request
+ * whose user text and tool results pass `maxInputChars` is refused with `invalid_request` /
+ * `input_too_long` before anything is sent.
+ */
+export interface HygieneOptions {
+  /** Default true. Legitimate joiners (emoji, Persian, Hindi), flags and direction marks are kept. */
+  strip?: boolean;
+  /** Default 1,000,000 characters (about 250k tokens); `null` disables the cap. */
+  maxInputChars?: number | null;
+}
+
+/** What hygiene removed from one message part. */
+export interface SanitizedPart {
+  message: number;
+  part: number;
+  changes: Array<
+    | {
+        type:
+          | "removed-control-characters"
+          | "removed-zero-width-characters"
+          | "removed-bidi-controls"
+          | "removed-variation-selectors"
+          | "removed-soft-hyphens"
+          | "removed-filler-characters"
+          | "normalized-line-breaks";
+        count: number;
+      }
+    /** `hiddenText` is the ASCII the invisible tag characters spelled. */
+    | { type: "removed-tag-characters"; count: number; hiddenText: string }
+  >;
+}
+
 export type FindingKind =
   | "instruction_override"
   | "prompt_leak"
@@ -285,10 +319,14 @@ export interface UsageRecord {
   attempts: number;
   fallback: { from: Target; to: Target } | null;
   cache: CacheStatus;
+  /** Answered from an expired cache entry because every target failed (`cache: "stale"`). */
+  stale: boolean;
   /** `null` when the model has no known price. */
   cost: { usd: number; pico: number; estimated: boolean } | null;
   outcome: UsageOutcome;
   screening: ScreeningOutcome | null;
+  /** What input hygiene removed, when it removed anything. */
+  sanitized?: SanitizedPart[];
   warnings?: Warning[];
 }
 
@@ -353,6 +391,7 @@ export interface ClientOptions extends TimeoutOptions, PolicyOptions {
   /** Marks the system prompt for Anthropic prompt caching. */
   cacheSystemPrompt?: boolean;
   screening?: ScreeningOptions;
+  hygiene?: HygieneOptions;
   /** One record per call, when it ends. Observes only: what it throws is logged. */
   onUsage?: (record: UsageRecord) => void | Promise<void>;
   /** Allow provider API keys in a browser, where every visitor can read them. Prefer the proxy. */
@@ -631,7 +670,9 @@ export type PolicyEvent =
   /** The router chose a model for a request that named a route. Comes before any attempt. */
   | { type: "route"; requested: string; decision: RouteDecision }
   /** Screening flagged a request it let through (`flag` mode). Comes before routing. */
-  | { type: "screened"; screening: ScreeningOutcome };
+  | { type: "screened"; screening: ScreeningOutcome }
+  /** Input hygiene removed characters from the request (after screening). Comes before routing. */
+  | { type: "sanitized"; changes: SanitizedPart[] };
 
 export declare class LlmEdgeError extends Error {
   readonly name: "LlmEdgeError";
@@ -649,7 +690,10 @@ export declare class LlmEdgeError extends Error {
   readonly timeout: TimeoutKind | undefined;
   /** Usage received before a stream failed. */
   readonly usage: Usage | undefined;
-  /** For `invalid_output`: the model's answer that did not match the schema, after the repair. */
+  /**
+   * For `invalid_output`: the model's answer that did not match the schema (after the repair for
+   * `chat`; a stream's whole text, as streams are not repaired).
+   */
   readonly rawOutput: string | undefined;
   /** Every attempt of the call that ended with this error, in order (empty if none was made). */
   readonly attempts: Attempt[];
@@ -679,6 +723,11 @@ export type StreamEvent =
       route: RouteDecision | null;
       cache: CacheStatus;
       stale: boolean;
+      /**
+       * A `json_schema` stream's answer, parsed and valid. A stream is never repaired (its text
+       * was already delivered): a mismatch ends it with an `invalid_output` error instead.
+       */
+      object?: JsonValue;
     }
   | { type: "error"; error: LlmEdgeError };
 
@@ -694,6 +743,8 @@ export declare class ChatStream implements AsyncIterableIterator<StreamEvent> {
   readonly route: RouteDecision | null | undefined;
   /** Whether the response cache answered, once the stream has finished. */
   readonly cache: CacheStatus | undefined;
+  /** A `json_schema` stream's parsed answer, once it has finished and matched the schema. */
+  readonly object: JsonValue | undefined;
   next(): Promise<IteratorResult<StreamEvent, undefined>>;
   /** Cancels the underlying fetch (called by `break` in `for await`). */
   return(): Promise<IteratorResult<StreamEvent, undefined>>;

@@ -3,21 +3,22 @@
 //! bodies are invalid requests naming their field, and every recorded Anthropic answer survives
 //! a round trip through the encoder and the client-direction decoder. The cross-format cases
 //! re-encode OpenAI answers as Anthropic ones.
-use std::path::PathBuf;
-
 use llm_edge::core::error::{Error, ErrorKind};
-use llm_edge::core::event::{ResponseAssembler, StreamEvent};
-use llm_edge::core::http::{Headers, HttpResponse};
+use llm_edge::core::event::StreamEvent;
+use llm_edge::core::http::Headers;
 use llm_edge::core::model::{
-    CacheTtl, ContentPart, FinishKind, FinishReason, Message, Provider, Response, ResponseFormat,
-    Role, SystemBlock, ToolChoice, ToolDefinition, Usage,
+    CacheTtl, ContentPart, FinishKind, FinishReason, Message, Provider, ResponseFormat, Role,
+    SystemBlock, ToolChoice, ToolDefinition, Usage,
 };
+use llm_edge::core::provider;
 use llm_edge::core::provider::anthropic::inbound::{
     decode_request, encode_error, encode_response, StreamEncoder,
 };
 use llm_edge::core::provider::inbound::{invalid_param, InboundRequest};
-use llm_edge::core::provider::{self, StreamParser};
 use serde_json::{json, Value};
+use support::inbound::*;
+
+mod support;
 
 const P: Provider = Provider::Anthropic;
 
@@ -25,60 +26,6 @@ const P: Provider = Provider::Anthropic;
 
 fn decode(body: Value) -> InboundRequest {
     decode_request(body.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn fixture(provider: &str, name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(provider)
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The success fixtures of a provider (errors and broken streams left out).
-fn cases(provider: &str, extension: &str) -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(provider);
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name.ends_with(extension))
-        .filter(|name| {
-            !name.starts_with("error_")
-                && !name.starts_with("truncated")
-                && !name.starts_with("in_stream")
-        })
-        .collect();
-    names.sort();
-    assert!(names.len() >= 5, "{provider}: {names:?}");
-    names
-}
-
-fn success(body: &[u8]) -> HttpResponse {
-    HttpResponse {
-        status: 200,
-        headers: Headers::new(),
-        body: body.to_vec(),
-    }
-}
-
-fn parse_stream(provider: Provider, bytes: &[u8]) -> (Vec<StreamEvent>, Result<(), Error>) {
-    let mut parser = StreamParser::new(provider);
-    let mut events = Vec::new();
-    let result = parser
-        .feed(bytes, &mut events)
-        .and_then(|()| parser.finish(&mut events));
-    (events, result)
-}
-
-fn assemble(provider: Provider, events: &[StreamEvent]) -> Response {
-    let mut assembler = ResponseAssembler::new(provider, "m");
-    for event in events {
-        assembler.push(event);
-    }
-    assert!(assembler.is_finished());
-    assembler.into_response()
 }
 
 fn encode_stream(events: &[StreamEvent]) -> String {
@@ -545,19 +492,10 @@ fn the_messages_read_like_anthropic_s() {
 
 // ------------------------------------------------------------------------ round trips
 
-fn assert_same_answer(got: &Response, expected: &Response, case: &str) {
-    assert_eq!(got.content, expected.content, "{case}");
-    assert_eq!(
-        got.finish_reason.unified, expected.finish_reason.unified,
-        "{case}"
-    );
-    assert_eq!(got.usage, expected.usage, "{case}");
-}
-
 #[test]
 fn every_whole_fixture_survives_encoding_and_decoding_again() {
     for case in cases("anthropic", ".json") {
-        let original = provider::decode(P, &success(&fixture("anthropic", &case))).unwrap();
+        let original = provider::decode(P, &success(&fixture_bytes("anthropic", &case))).unwrap();
         let encoded = encode_response(&original, "claude-haiku-4-5", 1);
         let body: Value = serde_json::from_str(&encoded).unwrap();
         assert_eq!(
@@ -575,7 +513,7 @@ fn every_whole_fixture_survives_encoding_and_decoding_again() {
 #[test]
 fn every_stream_fixture_survives_encoding_and_decoding_again() {
     for case in cases("anthropic", ".sse") {
-        let (events, result) = parse_stream(P, &fixture("anthropic", &case));
+        let (events, result) = parse_stream(P, &fixture_bytes("anthropic", &case));
         result.unwrap_or_else(|e| panic!("{case}: {e}"));
         let sse = encode_stream(&events);
         let (again, result) = parse_stream(P, sse.as_bytes());
@@ -594,7 +532,7 @@ fn every_stream_fixture_survives_encoding_and_decoding_again() {
 
 #[test]
 fn the_stream_is_framed_as_anthropic_frames_it() {
-    let (events, _) = parse_stream(P, &fixture("anthropic", "multi_block.sse"));
+    let (events, _) = parse_stream(P, &fixture_bytes("anthropic", "multi_block.sse"));
     let frames = frames(&encode_stream(&events));
     let names: Vec<&str> = frames.iter().map(|(name, _)| name.as_str()).collect();
     let mut expected = vec!["message_start", "content_block_start"];
@@ -652,7 +590,7 @@ fn the_stream_is_framed_as_anthropic_frames_it() {
 
 #[test]
 fn cache_writes_keep_their_ttl_split_through_the_stream() {
-    let (events, _) = parse_stream(P, &fixture("anthropic", "cached_usage.sse"));
+    let (events, _) = parse_stream(P, &fixture_bytes("anthropic", "cached_usage.sse"));
     let frames = frames(&encode_stream(&events));
     assert_eq!(
         frames[0].1["message"]["usage"],
@@ -679,7 +617,7 @@ fn a_failure_midway_ends_with_an_error_event_and_no_message_stop() {
         ("in_stream_error.sse", ErrorKind::Overloaded),
         ("truncated.sse", ErrorKind::ServerError),
     ] {
-        let (events, result) = parse_stream(P, &fixture("anthropic", case));
+        let (events, result) = parse_stream(P, &fixture_bytes("anthropic", case));
         let error = result.unwrap_err();
         let mut encoder = StreamEncoder::new("claude-haiku-4-5", 1, true, "msg_x");
         let mut sse = String::new();
@@ -844,7 +782,7 @@ fn without_reasoning_count(usage: &Usage) -> Usage {
 #[test]
 fn openai_streams_re_encoded_as_anthropic_streams_keep_text_tool_calls_and_usage() {
     for case in cases("openai", ".sse") {
-        let (events, result) = parse_stream(Provider::OpenAi, &fixture("openai", &case));
+        let (events, result) = parse_stream(Provider::OpenAi, &fixture_bytes("openai", &case));
         result.unwrap_or_else(|e| panic!("{case}: {e}"));
         let original = assemble(Provider::OpenAi, &events);
         let sse = encode_stream(&events);
@@ -868,7 +806,8 @@ fn openai_streams_re_encoded_as_anthropic_streams_keep_text_tool_calls_and_usage
 fn openai_and_gemini_answers_re_encoded_as_anthropic_messages() {
     for (provider, name) in [(Provider::OpenAi, "openai"), (Provider::Gemini, "gemini")] {
         for case in cases(name, ".json") {
-            let original = provider::decode(provider, &success(&fixture(name, &case))).unwrap();
+            let original =
+                provider::decode(provider, &success(&fixture_bytes(name, &case))).unwrap();
             let crossed =
                 provider::decode(P, &success(encode_response(&original, "m", 1).as_bytes()))
                     .unwrap();
@@ -1008,7 +947,12 @@ fn every_error_kind_has_a_status_and_type_the_sdk_understands() {
 #[test]
 fn anthropic_upstream_errors_pass_through_and_others_are_translated() {
     let recorded = |name: &str, status: u16| {
-        provider::decode_error(P, status, &Headers::new(), &fixture("anthropic", name))
+        provider::decode_error(
+            P,
+            status,
+            &Headers::new(),
+            &fixture_bytes("anthropic", name),
+        )
     };
     // A spend limit: Anthropic's own 429 stays what it was, request id included.
     let quota = recorded("error_429_quota.json", 429);
@@ -1038,14 +982,14 @@ fn anthropic_upstream_errors_pass_through_and_others_are_translated() {
         Provider::OpenAi,
         429,
         &Headers::new(),
-        &fixture("openai", "error_429_quota.json"),
+        &fixture_bytes("openai", "error_429_quota.json"),
     );
     assert_eq!(encode_error(&openai_quota).0, 402);
     let openai_key = provider::decode_error(
         Provider::OpenAi,
         401,
         &Headers::new(),
-        &fixture("openai", "error_401.json"),
+        &fixture_bytes("openai", "error_401.json"),
     );
     assert!(!encode_error(&openai_key).1.contains("sk-proj"));
     // Gemini's 503 means overloaded in every API, as does a 422 invalid.
@@ -1053,7 +997,7 @@ fn anthropic_upstream_errors_pass_through_and_others_are_translated() {
         Provider::Gemini,
         503,
         &Headers::new(),
-        &fixture("gemini", "error_503.json"),
+        &fixture_bytes("gemini", "error_503.json"),
     );
     let (status, body) = encode_error(&gemini_busy);
     assert_eq!(

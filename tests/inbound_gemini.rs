@@ -3,21 +3,22 @@
 //! field by field, malformed bodies are invalid requests naming their field, and every recorded
 //! Gemini answer survives a round trip through the encoder and the client-direction decoder.
 //! The cross-format cases re-encode Anthropic and OpenAI streams as Gemini streams.
-use std::path::PathBuf;
-
 use llm_edge::core::error::{Error, ErrorKind, RetryAfter};
-use llm_edge::core::event::{ResponseAssembler, StreamEvent};
-use llm_edge::core::http::{Headers, HttpResponse};
+use llm_edge::core::event::StreamEvent;
+use llm_edge::core::http::Headers;
 use llm_edge::core::model::{
-    ContentPart, FinishKind, FinishReason, Message, Provider, Response, ResponseFormat, Role,
-    SystemBlock, ToolChoice, ToolDefinition, Usage,
+    ContentPart, FinishKind, FinishReason, Message, Provider, ResponseFormat, Role, SystemBlock,
+    ToolChoice, ToolDefinition, Usage,
 };
+use llm_edge::core::provider;
 use llm_edge::core::provider::gemini::inbound::{
     decode_request, decode_request_at, encode_error, encode_response, StreamEncoder,
 };
 use llm_edge::core::provider::inbound::{invalid_param, InboundRequest};
-use llm_edge::core::provider::{self, StreamParser};
 use serde_json::{json, Value};
+use support::inbound::*;
+
+mod support;
 
 const P: Provider = Provider::Gemini;
 const STREAM_PATH: &str = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse";
@@ -26,60 +27,6 @@ const STREAM_PATH: &str = "/v1beta/models/gemini-2.5-flash:streamGenerateContent
 
 fn decode(body: Value) -> InboundRequest {
     decode_request(body.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn fixture(provider: &str, name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(provider)
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The success fixtures of a provider (errors and broken streams left out).
-fn cases(provider: &str, extension: &str) -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(provider);
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name.ends_with(extension))
-        .filter(|name| {
-            !name.starts_with("error_")
-                && !name.starts_with("truncated")
-                && !name.starts_with("in_stream")
-        })
-        .collect();
-    names.sort();
-    assert!(names.len() >= 5, "{provider}: {names:?}");
-    names
-}
-
-fn success(body: &[u8]) -> HttpResponse {
-    HttpResponse {
-        status: 200,
-        headers: Headers::new(),
-        body: body.to_vec(),
-    }
-}
-
-fn parse_stream(provider: Provider, bytes: &[u8]) -> (Vec<StreamEvent>, Result<(), Error>) {
-    let mut parser = StreamParser::new(provider);
-    let mut events = Vec::new();
-    let result = parser
-        .feed(bytes, &mut events)
-        .and_then(|()| parser.finish(&mut events));
-    (events, result)
-}
-
-fn assemble(provider: Provider, events: &[StreamEvent]) -> Response {
-    let mut assembler = ResponseAssembler::new(provider, "m");
-    for event in events {
-        assembler.push(event);
-    }
-    assert!(assembler.is_finished());
-    assembler.into_response()
 }
 
 fn encode_stream(events: &[StreamEvent]) -> String {
@@ -468,19 +415,10 @@ fn malformed_bodies_are_invalid_requests_naming_their_field() {
 
 // ------------------------------------------------------------------------ round trips
 
-fn assert_same_answer(got: &Response, expected: &Response, case: &str) {
-    assert_eq!(got.content, expected.content, "{case}");
-    assert_eq!(
-        got.finish_reason.unified, expected.finish_reason.unified,
-        "{case}"
-    );
-    assert_eq!(got.usage, expected.usage, "{case}");
-}
-
 #[test]
 fn every_whole_fixture_survives_encoding_and_decoding_again() {
     for case in cases("gemini", ".json") {
-        let original = provider::decode(P, &success(&fixture("gemini", &case))).unwrap();
+        let original = provider::decode(P, &success(&fixture_bytes("gemini", &case))).unwrap();
         let encoded = encode_response(&original, "gemini-2.5-flash", 1);
         let body: Value = serde_json::from_str(&encoded).unwrap();
         assert_eq!(body["modelVersion"], "gemini-2.5-flash", "{case}");
@@ -500,7 +438,7 @@ fn every_whole_fixture_survives_encoding_and_decoding_again() {
 #[test]
 fn every_stream_fixture_survives_encoding_and_decoding_again() {
     for case in cases("gemini", ".sse") {
-        let (events, result) = parse_stream(P, &fixture("gemini", &case));
+        let (events, result) = parse_stream(P, &fixture_bytes("gemini", &case));
         result.unwrap_or_else(|e| panic!("{case}: {e}"));
         let sse = encode_stream(&events);
         let (again, result) = parse_stream(P, sse.as_bytes());
@@ -516,7 +454,7 @@ fn every_stream_fixture_survives_encoding_and_decoding_again() {
 
 #[test]
 fn the_stream_is_framed_as_google_frames_it() {
-    let (events, _) = parse_stream(P, &fixture("gemini", "multi_block.sse"));
+    let (events, _) = parse_stream(P, &fixture_bytes("gemini", "multi_block.sse"));
     let chunks = chunks(&encode_stream(&events));
     for (i, chunk) in chunks.iter().enumerate() {
         assert_eq!(chunk["modelVersion"], "gemini-2.5-flash");
@@ -557,7 +495,7 @@ fn a_failure_midway_ends_with_an_error_chunk() {
         ("in_stream_error.sse", ErrorKind::Overloaded),
         ("truncated.sse", ErrorKind::Overloaded),
     ] {
-        let (events, result) = parse_stream(P, &fixture("gemini", case));
+        let (events, result) = parse_stream(P, &fixture_bytes("gemini", case));
         let error = result.unwrap_err();
         let mut encoder = StreamEncoder::new("gemini-2.5-flash", 1, true, "r1");
         let mut sse = String::new();
@@ -626,7 +564,7 @@ fn anthropic_and_openai_streams_re_encoded_as_gemini_streams() {
         (Provider::OpenAi, "openai"),
     ] {
         for case in cases(name, ".sse") {
-            let (events, result) = parse_stream(provider, &fixture(name, &case));
+            let (events, result) = parse_stream(provider, &fixture_bytes(name, &case));
             result.unwrap_or_else(|e| panic!("{name}/{case}: {e}"));
             let original = assemble(provider, &events);
             let sse = encode_stream(&events);
@@ -655,7 +593,8 @@ fn anthropic_and_openai_answers_re_encoded_as_gemini_responses() {
         (Provider::OpenAi, "openai"),
     ] {
         for case in cases(name, ".json") {
-            let original = provider::decode(provider, &success(&fixture(name, &case))).unwrap();
+            let original =
+                provider::decode(provider, &success(&fixture_bytes(name, &case))).unwrap();
             let crossed =
                 provider::decode(P, &success(encode_response(&original, "m", 1).as_bytes()))
                     .unwrap();
@@ -766,7 +705,7 @@ fn retry_delays_travel_as_retry_info() {
 #[test]
 fn gemini_upstream_errors_pass_through_and_keys_never_leak() {
     let recorded = |name: &str, status: u16| {
-        provider::decode_error(P, status, &Headers::new(), &fixture("gemini", name))
+        provider::decode_error(P, status, &Headers::new(), &fixture_bytes("gemini", name))
     };
     let quota = recorded("error_429_quota.json", 429);
     let (status, body) = encode_error(&quota);
@@ -788,7 +727,7 @@ fn gemini_upstream_errors_pass_through_and_keys_never_leak() {
         Provider::Anthropic,
         529,
         &Headers::new(),
-        &fixture("anthropic", "error_529.json"),
+        &fixture_bytes("anthropic", "error_529.json"),
     );
     assert_eq!(encode_error(&overloaded).0, 503);
     let leaked = Error::new(

@@ -3,21 +3,22 @@
 //! invalid requests naming their field, and every recorded OpenAI answer survives a round trip
 //! through the encoder and the client-direction decoder. The cross-format case re-encodes
 //! Anthropic streams as OpenAI streams.
-use std::path::PathBuf;
-
 use llm_edge::core::error::{Error, ErrorKind, RetryAfter};
-use llm_edge::core::event::{ResponseAssembler, StreamEvent};
-use llm_edge::core::http::{Headers, HttpResponse};
+use llm_edge::core::event::StreamEvent;
+use llm_edge::core::http::Headers;
 use llm_edge::core::model::{
-    CacheTtl, ContentPart, FinishKind, FinishReason, Message, Provider, Response, ResponseFormat,
-    Role, SystemBlock, ToolChoice, ToolDefinition, Usage,
+    CacheTtl, ContentPart, FinishKind, FinishReason, Message, Provider, ResponseFormat, Role,
+    SystemBlock, ToolChoice, ToolDefinition, Usage,
 };
+use llm_edge::core::provider;
 use llm_edge::core::provider::inbound::{invalid_param, InboundRequest};
 use llm_edge::core::provider::openai::inbound::{
     decode_request, encode_error, encode_response, StreamEncoder,
 };
-use llm_edge::core::provider::{self, StreamParser};
 use serde_json::{json, Value};
+use support::inbound::*;
+
+mod support;
 
 const P: Provider = Provider::OpenAi;
 
@@ -25,62 +26,6 @@ const P: Provider = Provider::OpenAi;
 
 fn decode(body: Value) -> InboundRequest {
     decode_request(body.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn fixture(provider: &str, name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(provider)
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The success fixtures of a provider (`<case>.json` / `<case>.sse`, errors and broken streams
-/// left out).
-fn cases(provider: &str, extension: &str) -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(provider);
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name.ends_with(extension))
-        .filter(|name| {
-            !name.starts_with("error_")
-                && !name.starts_with("truncated")
-                && !name.starts_with("in_stream")
-        })
-        .collect();
-    names.sort();
-    assert!(names.len() >= 5, "{provider}: {names:?}");
-    names
-}
-
-fn success(body: &[u8]) -> HttpResponse {
-    HttpResponse {
-        status: 200,
-        headers: Headers::new(),
-        body: body.to_vec(),
-    }
-}
-
-/// Parses a whole SSE body: the events, and how it ended.
-fn parse_stream(provider: Provider, bytes: &[u8]) -> (Vec<StreamEvent>, Result<(), Error>) {
-    let mut parser = StreamParser::new(provider);
-    let mut events = Vec::new();
-    let result = parser
-        .feed(bytes, &mut events)
-        .and_then(|()| parser.finish(&mut events));
-    (events, result)
-}
-
-fn assemble(provider: Provider, events: &[StreamEvent]) -> Response {
-    let mut assembler = ResponseAssembler::new(provider, "m");
-    for event in events {
-        assembler.push(event);
-    }
-    assert!(assembler.is_finished());
-    assembler.into_response()
 }
 
 fn encode_stream(events: &[StreamEvent], include_usage: bool) -> String {
@@ -622,19 +567,10 @@ fn the_messages_name_fields_as_openai_does() {
 // ------------------------------------------------------------------------ round trips
 
 /// What a client reads from a response: content, finish kind and usage by class.
-fn assert_same_answer(got: &Response, expected: &Response, case: &str) {
-    assert_eq!(got.content, expected.content, "{case}");
-    assert_eq!(
-        got.finish_reason.unified, expected.finish_reason.unified,
-        "{case}"
-    );
-    assert_eq!(got.usage, expected.usage, "{case}");
-}
-
 #[test]
 fn every_whole_fixture_survives_encoding_and_decoding_again() {
     for case in cases("openai", ".json") {
-        let original = provider::decode(P, &success(&fixture("openai", &case))).unwrap();
+        let original = provider::decode(P, &success(&fixture_bytes("openai", &case))).unwrap();
         let encoded = encode_response(&original, "gpt-4o-mini", 1_754_904_211);
         let body: Value = serde_json::from_str(&encoded).unwrap();
         assert_eq!(body["object"], "chat.completion", "{case}");
@@ -650,7 +586,7 @@ fn every_whole_fixture_survives_encoding_and_decoding_again() {
 #[test]
 fn every_stream_fixture_survives_encoding_and_decoding_again() {
     for case in cases("openai", ".sse") {
-        let (events, result) = parse_stream(P, &fixture("openai", &case));
+        let (events, result) = parse_stream(P, &fixture_bytes("openai", &case));
         result.unwrap_or_else(|e| panic!("{case}: {e}"));
         let sse = encode_stream(&events, true);
         let (again, result) = parse_stream(P, sse.as_bytes());
@@ -675,7 +611,7 @@ fn every_stream_fixture_survives_encoding_and_decoding_again() {
 
 #[test]
 fn the_stream_is_framed_as_openai_frames_it() {
-    let (events, _) = parse_stream(P, &fixture("openai", "tool_call.sse"));
+    let (events, _) = parse_stream(P, &fixture_bytes("openai", "tool_call.sse"));
     let sse = encode_stream(&events, true);
     let chunks = payloads(&sse);
     let first = &chunks[0];
@@ -726,7 +662,7 @@ fn the_stream_is_framed_as_openai_frames_it() {
 
 #[test]
 fn without_include_usage_there_is_no_usage_chunk_and_no_usage_field() {
-    let (events, _) = parse_stream(P, &fixture("openai", "cached_usage.sse"));
+    let (events, _) = parse_stream(P, &fixture_bytes("openai", "cached_usage.sse"));
     let sse = encode_stream(&events, false);
     let chunks = payloads(&sse);
     assert!(chunks.iter().all(|c| c.get("usage").is_none()), "{sse}");
@@ -742,7 +678,7 @@ fn without_include_usage_there_is_no_usage_chunk_and_no_usage_field() {
 
 #[test]
 fn usage_counts_prompt_tokens_with_the_cache_included() {
-    let (events, _) = parse_stream(P, &fixture("openai", "cached_usage.sse"));
+    let (events, _) = parse_stream(P, &fixture_bytes("openai", "cached_usage.sse"));
     let chunks = payloads(&encode_stream(&events, true));
     let usage = &chunks[chunks.len() - 2]["usage"];
     assert_eq!(
@@ -757,7 +693,7 @@ fn usage_counts_prompt_tokens_with_the_cache_included() {
 fn a_failure_midway_ends_with_an_error_chunk_and_no_done() {
     // The recorded in-stream error, and a body cut short: both fail again after re-encoding.
     for case in ["in_stream_error.sse", "truncated.sse"] {
-        let (events, result) = parse_stream(P, &fixture("openai", case));
+        let (events, result) = parse_stream(P, &fixture_bytes("openai", case));
         let error = result.unwrap_err();
         let mut encoder = StreamEncoder::new("gpt-4o-mini", 1, true, "chatcmpl-x");
         let mut sse = String::new();
@@ -844,7 +780,8 @@ fn unsigned(content: &[ContentPart]) -> Vec<ContentPart> {
 #[test]
 fn anthropic_streams_re_encoded_as_openai_streams_keep_text_tool_calls_and_usage() {
     for case in cases("anthropic", ".sse") {
-        let (events, result) = parse_stream(Provider::Anthropic, &fixture("anthropic", &case));
+        let (events, result) =
+            parse_stream(Provider::Anthropic, &fixture_bytes("anthropic", &case));
         result.unwrap_or_else(|e| panic!("{case}: {e}"));
         let original = assemble(Provider::Anthropic, &events);
         let sse = encode_stream(&events, true);
@@ -870,8 +807,11 @@ fn anthropic_streams_re_encoded_as_openai_streams_keep_text_tool_calls_and_usage
 #[test]
 fn anthropic_answers_re_encoded_as_openai_completions() {
     for case in cases("anthropic", ".json") {
-        let original =
-            provider::decode(Provider::Anthropic, &success(&fixture("anthropic", &case))).unwrap();
+        let original = provider::decode(
+            Provider::Anthropic,
+            &success(&fixture_bytes("anthropic", &case)),
+        )
+        .unwrap();
         let crossed = provider::decode(
             P,
             &success(encode_response(&original, "claude-haiku-4-5", 1).as_bytes()),
@@ -889,7 +829,10 @@ fn anthropic_answers_re_encoded_as_openai_completions() {
 #[test]
 fn a_tool_call_without_streamed_arguments_still_sends_its_json() {
     // Anthropic's `get_time` call streams no argument text at all.
-    let (events, _) = parse_stream(Provider::Anthropic, &fixture("anthropic", "tool_call.sse"));
+    let (events, _) = parse_stream(
+        Provider::Anthropic,
+        &fixture_bytes("anthropic", "tool_call.sse"),
+    );
     let chunks = payloads(&encode_stream(&events, false));
     let arguments: Vec<(u64, String)> = chunks
         .iter()
@@ -1007,7 +950,7 @@ fn every_error_kind_has_a_status_type_and_code_clients_understand() {
 #[test]
 fn upstream_errors_keep_what_their_status_says_and_never_leak_the_key() {
     let recorded = |name: &str, status: u16| {
-        provider::decode_error(P, status, &Headers::new(), &fixture("openai", name))
+        provider::decode_error(P, status, &Headers::new(), &fixture_bytes("openai", name))
     };
     // OpenAI's own quota error passes through whole.
     let (status, body) = encode_error(&recorded("error_429_quota.json", 429));
@@ -1033,7 +976,7 @@ fn upstream_errors_keep_what_their_status_says_and_never_leak_the_key() {
         Provider::Anthropic,
         529,
         &Headers::new(),
-        &fixture("anthropic", "error_529.json"),
+        &fixture_bytes("anthropic", "error_529.json"),
     );
     assert_eq!(encode_error(&overloaded).0, 503);
     let bad_gateway = Error::new(ErrorKind::ServerError, "bad gateway")

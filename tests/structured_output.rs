@@ -6,7 +6,9 @@ mod support;
 
 use llm_edge::core::client::CallOptions;
 use llm_edge::core::error::ErrorKind;
+use llm_edge::core::event::StreamEvent;
 use llm_edge::core::model::{Request, ResponseFormat};
+use llm_edge::core::policy::AttemptOutcome;
 use serde_json::{json, Value};
 use support::*;
 
@@ -127,6 +129,15 @@ fn a_mismatch_is_repaired_once_with_the_validation_errors() {
     // call costs 10 × 0.15 + 5 × 0.60 = 4.5 micro-dollars: 9 in all.
     assert_eq!(done.outcome.attempts.len(), 2);
     assert_eq!(done.outcome.total_cost.unwrap().micro_usd(), 9);
+    // The rejected answer's attempt did not serve the call: it is failed, with its usage, so
+    // that billing by attempts (the proxy's) counts it.
+    let rejected = &done.outcome.attempts[0];
+    assert!(
+        matches!(&rejected.outcome, AttemptOutcome::Failed { error } if error.kind() == ErrorKind::InvalidOutput),
+        "{rejected:?}"
+    );
+    assert_eq!(rejected.usage.and_then(|u| u.output_tokens), Some(5));
+    assert_eq!(done.outcome.attempts[1].outcome, AttemptOutcome::Succeeded);
 }
 
 #[test]
@@ -144,6 +155,13 @@ fn a_second_mismatch_is_invalid_output_with_the_raw_text() {
     assert_eq!(error.raw_output(), Some(r#"{"city":"Paris"}"#));
     assert!(error.message().contains("celsius"), "{}", error.message());
     assert_eq!(error.attempts().len(), 2);
+    // Neither answer served the call; both are billed through their attempts.
+    for attempt in error.attempts() {
+        assert!(
+            matches!(attempt.outcome, AttemptOutcome::Failed { .. }) && attempt.usage.is_some(),
+            "{attempt:?}"
+        );
+    }
     // The first answer was not JSON: the repair request says so.
     let repair = h.transport.exchanges()[1].body()["messages"][2]["content"].clone();
     assert!(
@@ -185,5 +203,110 @@ fn an_unsupported_schema_fails_before_sending() {
     let error = run_structured(&h, structured(GPT, bad)).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidRequest);
     assert_eq!(error.provider_code(), Some("invalid_json_schema"));
+    assert!(h.transport.exchanges().is_empty());
+}
+
+/// An OpenAI stream whose content arrives in `pieces`, with usage (10 in, 5 out) at the end.
+fn openai_stream(pieces: &[&str]) -> Reply {
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({ "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+                    "model": "gpt-4o-mini",
+                    "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }] })
+        )
+    };
+    let mut sse = chunk(json!({ "role": "assistant", "content": "" }), Value::Null);
+    for piece in pieces {
+        sse.push_str(&chunk(json!({ "content": piece }), Value::Null));
+    }
+    sse.push_str(&chunk(json!({}), json!("stop")));
+    sse.push_str(&format!(
+        "data: {}\n\ndata: [DONE]\n\n",
+        json!({ "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+                "model": "gpt-4o-mini", "choices": [],
+                "usage": { "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15 } })
+    ));
+    Reply::sse(&sse)
+}
+
+fn costs_with_usage_log(config: &mut llm_edge::core::client::ClientConfig) -> UsageLog {
+    let log = UsageLog::default();
+    config.on_usage = Some(log.hook());
+    log
+}
+
+#[derive(Default, Clone)]
+struct UsageLog(std::rc::Rc<std::cell::RefCell<Vec<llm_edge::core::usage::UsageRecord>>>);
+
+impl UsageLog {
+    fn hook(&self) -> llm_edge::core::client::UsageHook {
+        let log = self.clone();
+        std::rc::Rc::new(move |record: &llm_edge::core::usage::UsageRecord| {
+            log.0.borrow_mut().push(record.clone())
+        })
+    }
+}
+
+#[test]
+fn a_structured_stream_that_matches_finishes_with_the_parsed_object() {
+    let h = harness(|_| {});
+    h.transport.script(
+        GPT,
+        [openai_stream(&[
+            r#"{"city":"#,
+            r#""Paris","celsius""#,
+            ":18}",
+        ])],
+    );
+    let (streamed, stream) = h.stream_with(structured(GPT, schema()), CallOptions::default());
+    assert!(streamed.error.is_none(), "{:?}", streamed.error);
+    assert!(matches!(
+        streamed.events.last(),
+        Some(StreamEvent::Finish { .. })
+    ));
+    assert_eq!(
+        stream.object(),
+        Some(&json!({ "city": "Paris", "celsius": 18 }))
+    );
+}
+
+#[test]
+fn a_structured_stream_that_mismatches_ends_in_invalid_output_billed_and_recorded() {
+    let mut log = UsageLog::default();
+    let h = harness(|config| log = costs_with_usage_log(config));
+    h.transport
+        .script(GPT, [openai_stream(&[r#"{"city":"#, r#""Paris"}"#])]);
+    let (streamed, stream) = h.stream_with(structured(GPT, schema()), CallOptions::default());
+    // The text was delivered, then the error instead of `Finish`; no repair was attempted.
+    assert_eq!(streamed.text(), r#"{"city":"Paris"}"#);
+    assert!(!streamed
+        .events
+        .iter()
+        .any(|e| matches!(e, StreamEvent::Finish { .. })));
+    let error = streamed.error.expect("invalid_output");
+    assert_eq!(error.kind(), ErrorKind::InvalidOutput);
+    assert_eq!(error.raw_output(), Some(r#"{"city":"Paris"}"#));
+    assert!(error.message().contains("celsius"), "{}", error.message());
+    assert_eq!(error.usage().and_then(|u| u.output_tokens), Some(5));
+    assert_eq!(h.transport.exchanges().len(), 1);
+    assert_eq!(stream.object(), None);
+    // Billed in full from the final usage (10 × 0.15 + 5 × 0.60 = 4.5 µ$), not estimated.
+    let cost = stream.cost().expect("priced");
+    assert!(!cost.estimated);
+    assert_eq!(stream.total_cost().unwrap().0, 4_500_000);
+    let records = log.0.borrow();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome.as_str(), "invalid_output");
+    assert_eq!(records[0].usage.output_tokens, Some(5));
+}
+
+#[test]
+fn a_structured_stream_with_an_unsupported_schema_fails_before_sending() {
+    let h = harness(|_| {});
+    let bad = json!({ "type": "string", "pattern": "^[a-z]+$" });
+    let (streamed, _) = h.stream_with(structured(GPT, bad), CallOptions::default());
+    let error = streamed.error.expect("refused");
+    assert_eq!(error.kind(), ErrorKind::InvalidRequest);
     assert!(h.transport.exchanges().is_empty());
 }

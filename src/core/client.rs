@@ -4,7 +4,9 @@
 //! configured deadlines.
 //!
 //! Every call is first screened for prompt injection when screening is on (`block` refuses
-//! it there, `flag` reports it), then goes through the cost layer, in this order:
+//! it there, `flag` reports it), then cleaned by input hygiene (invisible characters stripped,
+//! an over-long input refused: [`HygieneConfig`]), then goes through the cost layer, in this
+//! order:
 //! 1. a route (`model: "auto"`, or a named route) is resolved to a model by the router, with
 //!    capabilities from the price table; the decision is in the outcome and a `route` event;
 //! 2. `cacheSystemPrompt` marks the system prompt for Anthropic prompt caching;
@@ -49,7 +51,7 @@ use super::pricing::PriceTable;
 use super::provider::{self, ProviderConfig, StreamParser};
 use super::route::RouteDecision;
 use super::runtime::{with_deadline, Clock, ResponseBody, ResponseHead, Transport};
-use super::screen::{screen_request, ScreenConfig, ScreenMode};
+use super::screen::{apply_hygiene, screen_request, HygieneConfig, ScreenConfig, ScreenMode};
 use super::usage::{CacheStatus, Outcome};
 
 mod costs;
@@ -62,6 +64,7 @@ pub use costs::{
     min_cacheable_tokens, AlertHook, BudgetOptions, CacheOptions, CostConfig, RouterHook, UsageHook,
 };
 use flight::{FlightResult, Joined};
+use structured::StreamedAnswer;
 pub use structured::StructuredOutcome;
 use track::{CallTrack, Ending, Settled};
 
@@ -152,6 +155,8 @@ pub struct ClientConfig {
     pub router: Option<RouterHook>,
     /// Prompt-injection screening of user content and tool results (off by default).
     pub screening: ScreenConfig,
+    /// Always-safe input hygiene: invisible characters stripped, input length capped.
+    pub hygiene: HygieneConfig,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -168,6 +173,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("on_alert", &self.on_alert.as_ref().map(|_| "<hook>"))
             .field("router", &self.router.as_ref().map(|_| "<hook>"))
             .field("screening", &self.screening)
+            .field("hygiene", &self.hygiene)
             .finish()
     }
 }
@@ -181,11 +187,12 @@ impl ClientConfig {
         }
     }
 
-    /// Checks the deadlines, the policy, the cost settings and the screening policy.
+    /// Checks the deadlines, the policy, the cost settings, screening and hygiene.
     pub fn validate(&self) -> Result<(), Error> {
         self.timeouts.validate()?;
         self.policy.validate()?;
         self.screening.validate()?;
+        self.hygiene.validate()?;
         self.costs.validate()
     }
 }
@@ -509,6 +516,8 @@ impl<T: Transport, C: Clock> Client<T, C> {
             total_cost: None,
             route: None,
             cache: CacheStatus::Off,
+            structured: None,
+            object: None,
         }
     }
 
@@ -525,6 +534,11 @@ impl<T: Transport, C: Clock> Client<T, C> {
         let costs = &self.shared.costs;
         let mut request = request;
         self.screen(&request, options, reporter, track)?;
+        let changes = apply_hygiene(&mut request, &self.shared.config.hygiene)?;
+        if !changes.is_empty() {
+            track.sanitized(&changes);
+            reporter.emit(|| PolicyEvent::Sanitized { changes });
+        }
         let route = costs.route(&request, track.now_ms())?;
         if let Some(decision) = &route {
             reporter.emit(|| PolicyEvent::Route {
@@ -1140,9 +1154,19 @@ pub struct ChatStream<T: Transport, C> {
     total_cost: Option<Picodollars>,
     route: Option<RouteDecision>,
     cache: CacheStatus,
+    /// The answer's text, collected when the request asks for a JSON schema.
+    structured: Option<StreamedAnswer>,
+    /// The parsed answer, once a structured stream finished and matched its schema.
+    object: Option<serde_json::Value>,
 }
 
 impl<T: Transport, C: Clock> ChatStream<T, C> {
+    /// With a JSON-schema `responseFormat`: the parsed answer, once the stream has finished
+    /// and the answer matched the schema (a mismatch ends the stream with `invalid_output`).
+    pub fn object(&self) -> Option<&serde_json::Value> {
+        self.object.as_ref()
+    }
+
     /// Warnings about settings the provider could not honour (known once a target served).
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
@@ -1254,6 +1278,7 @@ where
                     return Ok(false);
                 };
                 let (request, options) = *call;
+                self.structured = StreamedAnswer::for_request(&request)?;
                 self.state =
                     StreamState::Connecting(connect(self.client.clone(), request, options));
                 Ok(true)
@@ -1285,12 +1310,18 @@ where
         self.request_id = connection.request_id;
         self.usage = connection.parser.usage();
         track.observe(&connection.buffered, self.usage);
-        self.pending.extend(connection.buffered);
         self.attempts = attempts;
         self.record = record;
         self.served_since_ms = started_ms;
         self.route = track.route().cloned();
         self.cache = track.cache_status();
+        if let Some(rejected) = self.take_in(connection.buffered) {
+            self.track = Some(track);
+            self.reporter = Some(reporter);
+            self.target = Some(target);
+            self.failure = Some(self.reject(rejected));
+            return;
+        }
         if connection.ended {
             reporter.succeeded(self.client.shared.clock.now_ms(), &target, &self.attempts);
             let settled = track.stream_finished(&self.attempts);
@@ -1308,6 +1339,49 @@ where
         self.reporter = Some(reporter);
     }
 
+    /// Queues decoded events for the caller. With a JSON schema, the text is collected and the
+    /// `Finish` event is held to the schema: a match keeps the parsed object, a mismatch is
+    /// returned instead of `Finish` (nothing follows `Finish`).
+    fn take_in(&mut self, events: Vec<StreamEvent>) -> Option<Error> {
+        let Some(answer) = self.structured.as_mut() else {
+            self.pending.extend(events);
+            return None;
+        };
+        for event in events {
+            match &event {
+                StreamEvent::TextDelta { text } => answer.push(text),
+                StreamEvent::Finish { .. } => match answer.finish() {
+                    Ok(object) => self.object = Some(object),
+                    Err(error) => return Some(error),
+                },
+                _ => {}
+            }
+            self.pending.push_back(event);
+        }
+        None
+    }
+
+    /// Ends a stream whose finished answer failed its schema: the serving attempt did serve
+    /// (its text was delivered), the call is billed in full and recorded as `invalid_output`,
+    /// and the answer is not cached.
+    fn reject(&mut self, error: Error) -> Error {
+        self.state = StreamState::Done;
+        let mut error = error
+            .with_usage(self.usage)
+            .with_attempts(self.attempts.clone());
+        if let Some(provider) = self.provider {
+            error = from_provider(error, provider);
+        }
+        if let Some(reporter) = &self.reporter {
+            reporter.failed(self.client.shared.clock.now_ms(), &error);
+        }
+        if let Some(mut track) = self.track.take() {
+            let settled = track.stream_rejected(&error, &self.attempts);
+            self.settled(settled);
+        }
+        error
+    }
+
     /// The cache answered: its answer becomes the events a live stream would have produced.
     fn replay(&mut self, replayed: Replayed) {
         let Replayed {
@@ -1322,8 +1396,6 @@ where
         self.request_id.clone_from(&response.request_id);
         self.usage = response.usage;
         self.warnings.clone_from(&response.warnings);
-        self.pending
-            .extend(replay_events(&response, REPLAY_CHUNK_CHARS));
         self.attempts = attempts;
         self.target = Some(target);
         self.route = route;
@@ -1331,6 +1403,9 @@ where
         self.cost = settled.cost;
         self.total_cost = settled.total;
         self.state = StreamState::Done;
+        if let Some(rejected) = self.take_in(replay_events(&response, REPLAY_CHUNK_CHARS)) {
+            self.failure = Some(self.reject(rejected));
+        }
     }
 
     /// Reads the committed attempt's next chunk.
@@ -1357,7 +1432,9 @@ where
             track.observe(&events, self.usage);
         }
         // Events decoded before a failure still reach the caller, then the error.
-        self.pending.extend(events);
+        if let Some(rejected) = self.take_in(events) {
+            return Err(self.reject(rejected));
+        }
         match result {
             Ok(true) => Ok(true),
             Ok(false) => {

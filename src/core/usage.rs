@@ -143,11 +143,17 @@ pub struct UsageRecord {
     pub attempts: u32,
     pub fallback: Option<Fallback>,
     pub cache: CacheStatus,
+    /// Answered from an expired cache entry because every target failed (`cache` is `stale`).
+    #[serde(default)]
+    pub stale: bool,
     /// `None` when the model has no known price.
     pub cost: Option<Cost>,
     pub outcome: Outcome,
     /// What content screening found, if it ran and found something.
     pub screening: Option<Value>,
+    /// What input hygiene removed, per message part (`[{message, part, changes}]`), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitized: Option<Value>,
     /// Everything the call warned about: settings a provider could not honour, a price that
     /// is unknown, a `maxTokens` lowered by the budget, a prompt too short to cache.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -178,9 +184,11 @@ impl UsageRecord {
             attempts: 0,
             fallback: None,
             cache: CacheStatus::Off,
+            stale: false,
             cost: None,
             outcome,
             screening: None,
+            sanitized: None,
             warnings: Vec::new(),
         }
     }

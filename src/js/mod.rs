@@ -27,7 +27,7 @@ use crate::core::policy::{
 use crate::core::provider::ProviderConfig;
 use crate::core::route::RouteDecision;
 use crate::core::runtime::{select, Either};
-use crate::core::screen::ScreenConfig;
+use crate::core::screen::{HygieneConfig, ScreenConfig};
 use crate::core::usage::{CacheStatus, UsageRecord};
 
 mod cancel;
@@ -112,6 +112,8 @@ struct ClientFields {
     circuit_breaker: Option<Option<CircuitBreakerConfig>>,
     #[serde(default)]
     screening: ScreenConfig,
+    #[serde(default)]
+    hygiene: HygieneConfig,
 }
 
 /// The per-call settings that sit beside the request's fields in the same JS object. Read by
@@ -302,6 +304,7 @@ impl WasmClient {
             on_alert: hooks.on_alert.map(alert_hook),
             router: hooks.router.map(router_hook),
             screening: fields.screening,
+            hygiene: fields.hygiene,
         };
         Ok(WasmClient {
             client: Client::new(FetchTransport, JsClock, config).map_err(|e| error_to_js(&e))?,
@@ -603,6 +606,9 @@ enum JsEvent<'a> {
         route: Option<&'a RouteDecision>,
         cache: CacheStatus,
         stale: bool,
+        /// A JSON-schema stream's parsed answer (a mismatch is an error instead of `finish`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        object: Option<&'a serde_json::Value>,
     },
     Other(&'a StreamEvent),
 }
@@ -699,6 +705,7 @@ fn events_json(events: &[StreamEvent], stream: Option<&CoreStream>) -> String {
                 route: stream.route(),
                 cache: stream.cache_status(),
                 stale: stream.is_stale(),
+                object: stream.object(),
             },
             (other, _) => JsEvent::Other(other),
         };

@@ -14,6 +14,7 @@ use crate::core::model::Provider;
 use crate::core::policy::PolicyConfig;
 use crate::core::pricing::{PriceOverrides, PriceTable};
 use crate::core::route::{Router, RouterConfig};
+use crate::core::screen::HygieneConfig;
 use crate::web::{FetchTransport, JsClock};
 
 pub type CoreClient = Client<FetchTransport, JsClock>;
@@ -92,6 +93,11 @@ fn build(env: &Env) -> Result<Gateway, Error> {
                 gemini: provider(Provider::Gemini),
                 timeouts,
                 policy: policy.clone(),
+                // The plan applies hygiene with the proxy's own cap (`MAX_INPUT_CHARS`).
+                hygiene: HygieneConfig {
+                    strip: false,
+                    max_input_chars: None,
+                },
                 ..ClientConfig::default()
             };
             Client::new(FetchTransport, JsClock, client_config)

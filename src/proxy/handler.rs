@@ -8,7 +8,7 @@ use super::batches;
 use super::gateway::{gateway, CoreClient, Gateway};
 use super::respond;
 use super::stream;
-use crate::core::client::CallOptions;
+use crate::core::client::{CallOptions, ChatOutcome};
 use crate::core::cost::cost_for_model;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::gateway::access::{self, Cors};
@@ -16,7 +16,7 @@ use crate::core::gateway::config::ClientSpec;
 use crate::core::gateway::format::ApiFormat;
 use crate::core::gateway::limits::{ClientLimitsConfig, LimitsCall, LimitsReply};
 use crate::core::gateway::plan::{plan, Plan};
-use crate::core::model::Usage;
+use crate::core::model::{ResponseFormat, Usage};
 use crate::core::policy::{Attempt, AttemptOutcome};
 use crate::core::usage::{Cost, Fallback, Outcome, UsageRecord};
 
@@ -275,6 +275,35 @@ pub fn attempts_cost_pico(gw: &Gateway, attempts: &[Attempt]) -> u64 {
         .sum()
 }
 
+/// The tokens of the attempts that did not serve the call (a rejected structured answer's
+/// included), for the per-minute token limit.
+fn attempts_tokens(attempts: &[Attempt]) -> u64 {
+    attempts
+        .iter()
+        .filter_map(|a| a.usage.as_ref())
+        .map(tokens_of)
+        .sum()
+}
+
+/// A whole answer. A request with a JSON schema (`response_format` json_schema, Anthropic
+/// `output_format`, Gemini `responseJsonSchema`/`responseSchema`) goes through the core's
+/// structured output: the answer is validated, a mismatch is repaired once, and a second
+/// mismatch is an `invalid_output` error carrying the raw text. The rejected answer is a failed
+/// attempt with its usage, so both calls are billed.
+async fn whole_answer(
+    client: &CoreClient,
+    request: &crate::core::model::Request,
+) -> std::result::Result<ChatOutcome, Error> {
+    let options = CallOptions::default();
+    match request.response_format {
+        Some(ResponseFormat::JsonSchema { .. }) => client
+            .chat_structured(request, &options)
+            .await
+            .map(|structured| structured.outcome),
+        _ => client.chat(request, &options).await,
+    }
+}
+
 pub fn tokens_of(usage: &Usage) -> u64 {
     usage.total_tokens().unwrap_or(0)
 }
@@ -380,6 +409,13 @@ async fn chat(
         .route
         .as_ref()
         .and_then(|r| serde_json::to_value(r).ok());
+    record.screening = plan
+        .screening
+        .as_ref()
+        .and_then(|s| serde_json::to_value(s).ok());
+    if !plan.sanitized.is_empty() {
+        record.sanitized = serde_json::to_value(&plan.sanitized).ok();
+    }
     if stream {
         return stream::respond(
             gw,
@@ -395,13 +431,11 @@ async fn chat(
         .await;
     }
 
-    let mut result = gw.clients[0]
-        .chat(&plan.request, &CallOptions::default())
-        .await;
+    let mut result = whole_answer(&gw.clients[0], &plan.request).await;
     if matches!(&result, Err(e) if e.kind() == ErrorKind::Authentication) {
         // Key rotation: a second key serves while the first is being replaced.
         if let Some(second) = client_for(&gw, 1) {
-            result = second.chat(&plan.request, &CallOptions::default()).await;
+            result = whole_answer(second, &plan.request).await;
         }
     }
     let now = js_sys::Date::now() as u64;
@@ -437,7 +471,7 @@ async fn chat(
                 )?;
             }
             let body = format.encode_response(response, &model_echo, now / 1000);
-            let tokens = tokens_of(&response.usage);
+            let tokens = tokens_of(&response.usage) + attempts_tokens(&outcome.attempts);
             log_record(&record);
             let gw2 = gw.clone();
             ctx.wait_until(async move { settlement.settle(&gw2, total, tokens, true).await });
@@ -445,12 +479,17 @@ async fn chat(
         }
         Err(error) => {
             let consumed = attempts_cost_pico(&gw, error.attempts());
+            let tokens = attempts_tokens(error.attempts());
             record.outcome = Outcome::from_error(&error);
             record.attempts = error.attempts().len() as u32;
             record.cost = Some(Cost::new(consumed, false));
             log_record(&record);
             let gw2 = gw.clone();
-            ctx.wait_until(async move { settlement.settle(&gw2, consumed, 0, consumed > 0).await });
+            ctx.wait_until(async move {
+                settlement
+                    .settle(&gw2, consumed, tokens, consumed > 0 || tokens > 0)
+                    .await
+            });
             respond::error(format, &error, headers)
         }
     }

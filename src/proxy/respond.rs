@@ -1,7 +1,7 @@
 //! Building HTTP responses: the route's own error format, CORS headers, llm-edge headers.
 use worker::{Headers, Response, Result};
 
-use crate::core::error::Error;
+use crate::core::error::{Error, ErrorKind};
 use crate::core::gateway::access::{Cors, CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS};
 use crate::core::gateway::format::ApiFormat;
 
@@ -13,8 +13,8 @@ pub fn json(status: u16, body: String, headers: Headers) -> Result<Response> {
 }
 
 /// An error in the route's own format. Rate and budget refusals say when to come back, and
-/// budget refusals tell the official SDKs not to retry (`x-should-retry: false`): waiting a
-/// few seconds does not refill a daily budget.
+/// budget refusals and invalid structured output tell the official SDKs not to retry
+/// (`x-should-retry: false`).
 pub fn error(format: ApiFormat, error: &Error, headers: Headers) -> Result<Response> {
     let (status, body) = format.encode_error(error);
     if let Some(retry_after) = error.retry_after() {
@@ -22,7 +22,12 @@ pub fn error(format: ApiFormat, error: &Error, headers: Headers) -> Result<Respo
         let seconds = retry_after.wait_ms(now).div_ceil(1000).max(1);
         headers.set("retry-after", &seconds.to_string())?;
     }
-    if error.kind() == crate::core::error::ErrorKind::BudgetExceeded {
+    // A budget refusal does not refill in seconds; an invalid output already had the proxy's
+    // one repair retry, and an SDK retry would bill the whole structured call again.
+    if matches!(
+        error.kind(),
+        ErrorKind::BudgetExceeded | ErrorKind::InvalidOutput
+    ) {
         headers.set("x-should-retry", "false")?;
     }
     json(status, body, headers)

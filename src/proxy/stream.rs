@@ -109,7 +109,9 @@ impl StreamState {
                 Some(Ok(event)) => self.encode(&event, &mut out),
                 Some(Err(error)) => {
                     self.encoder.error(&error, &mut out);
-                    self.end(false, Outcome::from_error(&error));
+                    // A structured answer its schema rejected came complete: bill its usage.
+                    let finished = error.kind() == ErrorKind::InvalidOutput;
+                    self.end(finished, Outcome::from_error(&error));
                 }
                 None => self.end(true, Outcome::Ok),
             }

@@ -311,3 +311,97 @@ test("cost options are validated at construction and refused on a call", () => {
   assert.equal(client.cacheStats(), null);
   assert.deepEqual(client.spend().dailyUsd, null);
 });
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test("stale-if-error: when every target fails, an expired entry answers, marked stale", async () => {
+  const { client, log } = newClient({ cache: { ttlMs: 50, staleIfErrorMs: 60_000 } });
+  const fresh = await client.chat(ask(MODELS.openai, scenario()));
+  assert.equal(fresh.cache, "miss");
+  await sleep(120);
+  const failing = scenario({ status: 503 });
+  const res = await client.chat(ask(MODELS.openai, failing));
+  assert.equal(failing.seen().length, 1, "the upstream was tried first");
+  assert.equal(res.stale, true);
+  assert.equal(res.cache, "stale");
+  assert.equal(res.text, fresh.text);
+  assert.ok(res.warnings.some((w) => w.setting === "cache" && /staleIfErrorMs/.test(w.message)), JSON.stringify(res.warnings));
+  const record = log.records.at(-1);
+  assert.equal(record.stale, true);
+  assert.equal(record.cache, "stale");
+  assert.equal(record.outcome, "ok");
+  assert.equal(record.attempts, 1);
+  assert.equal(log.records[0].stale, false);
+
+  // A stream is answered the same way: replayed from the stale entry.
+  const streamed = await drain(client.stream(ask(MODELS.openai, scenario({ status: 503 }))));
+  assert.equal(streamed.error, undefined);
+  assert.equal(streamed.text, fresh.text);
+  assert.equal(streamed.finish.stale, true);
+  assert.equal(log.records.at(-1).stale, true);
+});
+
+test("without staleIfErrorMs an expired entry never answers: the typed error stands", async () => {
+  const { client, log } = newClient({ cache: { ttlMs: 50 } });
+  await client.chat(ask(MODELS.openai, scenario()));
+  await sleep(120);
+  await assert.rejects(client.chat(ask(MODELS.openai, scenario({ status: 503 }))), (error) => {
+    assert.ok(error instanceof LlmEdgeError);
+    assert.equal(error.status, 503);
+    assert.equal(error.attempts.length, 1);
+    return true;
+  });
+  const record = log.records.at(-1);
+  assert.equal(record.stale, false);
+  assert.notEqual(record.outcome, "ok");
+});
+
+test("price overrides, in this crate's format and in LiteLLM's, change costUsd", async () => {
+  // Default: gpt-4o-mini at $0.15 / $0.60 per MTok: 15.9 µ$ (EXPECTED_PICO.openai).
+  // Ours (USD per MTok), $1 / $2: 10 × 1 + 24 × 2 = 58 µ$.
+  const ours = newClient({ prices: { "openai/gpt-4o-mini": { input: 1, output: 2 } } });
+  const oursRes = await ours.client.chat(ask(MODELS.openai, scenario()));
+  assert.equal(oursRes.costUsd, 58e-6);
+  assert.equal(ours.log.records[0].cost.pico, 58 * PICO_PER_MICRO);
+
+  // LiteLLM's model_prices_and_context_window.json shape (USD per token, its sample_spec entry
+  // included as in the real file): $3 / $7 per MTok: 10 × 3 + 24 × 7 = 198 µ$.
+  const litellmFile = {
+    sample_spec: {
+      max_input_tokens: "max input tokens, if the provider specifies it",
+      input_cost_per_token: 0.0,
+      output_cost_per_token: 0.0,
+      litellm_provider: "one of https://docs.litellm.ai/docs/providers",
+      mode: "one of: chat, embedding, completion, image_generation, audio_transcription, audio_speech",
+    },
+    "gpt-4o-mini": {
+      max_tokens: 16384,
+      max_input_tokens: 128000,
+      max_output_tokens: 16384,
+      input_cost_per_token: 3e-6,
+      output_cost_per_token: 7e-6,
+      litellm_provider: "openai",
+      mode: "chat",
+      supports_function_calling: true,
+    },
+    // A model the built-in table does not know, priced only by this entry: $0.5 / $1.5 per MTok
+    // on Gemini: 10 × 0.5 + 24 × 1.5 = 41 µ$.
+    "gemini/gemini-mock-custom": {
+      input_cost_per_token: 5e-7,
+      output_cost_per_token: 1.5e-6,
+      litellm_provider: "gemini",
+      mode: "chat",
+    },
+  };
+  const litellm = newClient({ prices: litellmFile });
+  const litellmRes = await litellm.client.chat(ask(MODELS.openai, scenario()));
+  assert.equal(litellmRes.costUsd, 198e-6);
+  assert.equal(litellm.log.records[0].cost.pico, 198 * PICO_PER_MICRO);
+  const custom = await litellm.client.chat(ask("gemini/gemini-mock-custom", scenario()));
+  assert.equal(custom.costUsd, 41e-6);
+
+  // Without the entry the same model has no price: null and a warning, never a guess.
+  const unknown = await newClient().client.chat(ask("gemini/gemini-mock-custom", scenario()));
+  assert.equal(unknown.costUsd, null);
+  assert.ok(unknown.warnings.length > 0, "an unknown price is warned about");
+});

@@ -109,6 +109,56 @@ test("screening per call overrides the client's, and its options are validated",
   assert.throws(() => new Client({ providers: {}, screening: { mode: "block", threshold: 0 } }), (e) => e.kind === "config");
 });
 
+test("hygiene: invisible characters are stripped before sending, reported in an event and the record", async () => {
+  const { client, log } = newClient();
+  const scripted = scenario();
+  await client.chat(say("What\u200B is\u0007 2 + 2?\u202E", scripted));
+  const sent = scripted.seen()[0].body.messages[0].content;
+  assert.equal(sent, "What is 2 + 2?");
+  const expected = [
+    {
+      message: 0,
+      part: 0,
+      changes: [
+        { type: "removed-control-characters", count: 1 },
+        { type: "removed-zero-width-characters", count: 1 },
+        { type: "removed-bidi-controls", count: 1 },
+      ],
+    },
+  ];
+  const sanitized = log.events.filter((e) => e.type === "sanitized");
+  assert.deepEqual(sanitized.map((e) => e.changes), [expected]);
+  assert.deepEqual(log.records[0].sanitized, expected);
+  // Clean input: no event, no field; `strip: false` sends the text as it is.
+  await client.chat(say(BENIGN, scripted));
+  assert.equal(log.records[1].sanitized, undefined);
+  await newClient({ hygiene: { strip: false } }).client.chat(say("a\u200Bb", scripted));
+  assert.equal(scripted.seen()[2].body.messages[0].content, "a\u200Bb");
+});
+
+test("hygiene: an input over maxInputChars is refused before sending, for chat and stream", async () => {
+  const { client, log } = newClient({ hygiene: { maxInputChars: 10 } });
+  const scripted = scenario();
+  const tooLong = (error) => {
+    assert.ok(error instanceof LlmEdgeError);
+    assert.equal(error.kind, "invalid_request");
+    assert.equal(error.providerCode, "input_too_long");
+    assert.match(error.message, /30 characters, above the limit of 10/);
+    return true;
+  };
+  await assert.rejects(client.chat(say(BENIGN, scripted)), tooLong);
+  const events = [];
+  for await (const event of client.stream(say(BENIGN, scripted))) events.push(event);
+  assert.equal(events.length, 1);
+  assert.ok(tooLong(events[0].error));
+  assert.equal(scripted.seen().length, 0);
+  assert.deepEqual(log.records.map((r) => r.outcome), ["invalid_request", "invalid_request"]);
+  // null disables the cap; 0 is a config error.
+  await newClient({ hygiene: { maxInputChars: null } }).client.chat(say(BENIGN, scripted));
+  assert.equal(scripted.seen().length, 1);
+  assert.throws(() => new Client({ providers: {}, hygiene: { maxInputChars: 0 } }), (e) => e.kind === "config");
+});
+
 const JSON_PROVIDERS = ["anthropic", "openai", "gemini"];
 
 for (const provider of JSON_PROVIDERS) {
@@ -157,6 +207,48 @@ for (const provider of JSON_PROVIDERS) {
       return true;
     });
     assert.equal(scripted.seen().length, 2);
+  });
+}
+
+for (const provider of JSON_PROVIDERS) {
+  const askStream = (scripted) => ({
+    model: MODELS[provider],
+    messages: [{ role: "user", content: "Weather in Paris as JSON" }],
+    responseFormat: { type: "json_schema", schema: SCHEMA },
+    maxTokens: 256,
+    headers: scripted.headers,
+  });
+
+  test(`${provider}: a JSON-schema stream that matches finishes with the parsed object`, async () => {
+    const scripted = scenario({ json: { city: "Paris", celsius: 18 } });
+    const stream = newClient().client.stream(askStream(scripted));
+    const events = [];
+    for await (const event of stream) events.push(event);
+    const finish = events.at(-1);
+    assert.equal(finish.type, "finish", JSON.stringify(finish));
+    assert.deepEqual(finish.object, { city: "Paris", celsius: 18 });
+    assert.deepEqual(stream.object, finish.object);
+  });
+
+  test(`${provider}: a mismatching stream ends with invalid_output carrying the raw text, billed`, async () => {
+    const { client, log } = newClient();
+    const scripted = scenario({ json: { city: "Paris" } });
+    const events = [];
+    for await (const event of client.stream(askStream(scripted))) events.push(event);
+    const text = events.filter((e) => e.type === "text-delta").map((e) => e.text).join("");
+    assert.deepEqual(JSON.parse(text), { city: "Paris" }, "the text was delivered");
+    const last = events.at(-1);
+    assert.equal(last.type, "error");
+    assert.equal(last.error.kind, "invalid_output");
+    assert.equal(last.error.rawOutput, text);
+    assert.match(last.error.message, /celsius/);
+    assert.ok(!events.some((e) => e.type === "finish"));
+    assert.equal(scripted.seen().length, 1, "a stream is not repaired");
+    assert.equal(log.records.length, 1);
+    assert.equal(log.records[0].outcome, "invalid_output");
+    assert.ok(log.records[0].usage.outputTokens > 0);
+    assert.ok(log.records[0].cost.pico > 0);
+    assert.equal(log.records[0].cost.estimated, false);
   });
 }
 

@@ -1,8 +1,10 @@
 //! Shared support for the policy tests: virtual time ([`clock`]), a scripted transport
-//! ([`transport`]), and a harness that builds a client over both with an event log.
+//! ([`transport`]), and a harness that builds a client over both with an event log; and the
+//! server-face tests' helpers ([`inbound`]).
 #![allow(dead_code)]
 
 pub mod clock;
+pub mod inbound;
 pub mod transport;
 
 use std::cell::RefCell;

@@ -10,6 +10,7 @@ import {
   type CacheStatus,
   type ChatResponse,
   type CostEstimate,
+  type JsonValue,
   type MonthlyProjection,
   type RouteDecision,
   type Spend,
@@ -91,6 +92,9 @@ function observe(event: PolicyEvent): void {
       break;
     case "screened":
       console.log(event.screening.verdict);
+      break;
+    case "sanitized":
+      console.log(event.changes.map((part) => `${part.message}/${part.part}: ${part.changes.length}`));
       break;
     default: {
       const unhandled: never = event;
@@ -214,18 +218,23 @@ const costly = new Client({
   cache: { ttlMs: 60_000, maxEntries: 500, staleIfErrorMs: 3_600_000 },
   cacheSystemPrompt: true,
   screening: { mode: "flag", threshold: 0.6 },
+  hygiene: { strip: true, maxInputChars: null },
   onUsage: (record: UsageRecord) => {
     const usd: number | undefined = record.cost?.usd;
     const tier: Tier | undefined = record.route?.tier;
     const flagged: boolean = record.screening?.verdict === "flagged";
-    console.log(usd, tier, flagged, record.cache, record.outcome);
+    const stale: boolean = record.stale;
+    const removed: number | undefined = record.sanitized?.[0]?.changes[0]?.count;
+    console.log(usd, tier, flagged, stale, removed, record.cache, record.outcome);
   },
 });
 // @ts-expect-error: the tiers are simple, standard and complex
 const badTier: ClientOptions = { providers: {}, routing: { tiers: { easy: "anthropic/claude-haiku-4-5" } } };
 // @ts-expect-error: screening modes are off, flag and block
 const badMode: ClientOptions = { providers: {}, screening: { mode: "warn" } };
-console.log(badTier, badMode);
+// @ts-expect-error: the input cap is a number of characters
+const badCap: ClientOptions = { providers: {}, hygiene: { maxInputChars: "1M" } };
+console.log(badTier, badMode, badCap);
 
 export async function costExamples(): Promise<void> {
   const estimate: CostEstimate = costly.estimateCost({ model: "auto", messages: [{ role: "user", content: "Hi" }] });
@@ -264,6 +273,17 @@ export async function costExamples(): Promise<void> {
       console.log(event.costUsd, event.route?.model, status, event.cost?.estimated);
     }
   }
+  const structuredStream = costly.stream({
+    model: "openai/gpt-4o-mini",
+    messages: [{ role: "user", content: "Weather as JSON" }],
+    responseFormat: { type: "json_schema", schema: { type: "object" } },
+  });
+  for await (const event of structuredStream) {
+    if (event.type === "finish") console.log(event.object);
+    if (event.type === "error" && event.error.kind === "invalid_output") console.log(event.error.rawOutput);
+  }
+  const parsed: JsonValue | undefined = structuredStream.object;
+  console.log(parsed);
 
   // ---------------------------------------------------------- validation and batches (issue 7)
   const weather = await costly.chat<{ city: string; celsius: number }>({

@@ -7,7 +7,8 @@
 use serde_json::Value;
 
 use crate::core::error::{Error, ErrorKind};
-use crate::core::model::{ContentPart, Message, Request, ResponseFormat, Role};
+use crate::core::model::{ContentPart, Message, Request, ResponseFormat, Role, Usage};
+use crate::core::policy::{Attempt, AttemptOutcome};
 use crate::core::runtime::{Clock, Transport};
 use crate::core::schema::{check_schema, describe_errors, validate};
 
@@ -16,7 +17,8 @@ use super::{CallOptions, ChatOutcome, Client};
 /// A structured answer: the call's outcome and the parsed, schema-valid object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StructuredOutcome {
-    /// The answer that passed. After a repair, its `attempts` are both calls' and its
+    /// The answer that passed. After a repair, its `attempts` are both calls' (the rejected
+    /// answer's attempt is a failed one, `invalid_output`, with its usage) and its
     /// `total_cost` both calls' costs (each call also has its own usage record).
     pub outcome: ChatOutcome,
     pub object: Value,
@@ -49,10 +51,71 @@ fn repair_prompt(errors: &str) -> String {
     )
 }
 
+/// An answer the schema rejected did not serve the call: its attempt becomes a failed one
+/// carrying the answer's usage, so that whoever bills the attempts (the proxy, a usage record)
+/// counts it like any other failed attempt.
+fn reject_answer(attempts: &mut [Attempt], usage: Usage, errors: &str) {
+    let served = attempts
+        .iter_mut()
+        .rev()
+        .find(|a| matches!(a.outcome, AttemptOutcome::Succeeded));
+    if let Some(attempt) = served {
+        attempt.outcome = AttemptOutcome::Failed {
+            error: Error::new(
+                ErrorKind::InvalidOutput,
+                format!("the answer does not match the JSON schema:\n{errors}"),
+            ),
+        };
+        attempt.usage = Some(usage);
+    }
+}
+
 fn text_message(role: Role, text: String) -> Message {
     Message {
         role,
         content: vec![ContentPart::Text { text, cache: None }],
+    }
+}
+
+/// A streamed answer held to its request's JSON schema: the text is collected as it arrives
+/// and checked when the stream finishes. A stream cannot be repaired: its text has already
+/// reached the caller, so a mismatch is an `invalid_output` error at once.
+#[derive(Debug)]
+pub(super) struct StreamedAnswer {
+    schema: Value,
+    text: String,
+}
+
+impl StreamedAnswer {
+    /// `None` when the request asks for no JSON schema; an `invalid_request` error, before
+    /// anything is sent, for a schema outside the supported subset.
+    pub(super) fn for_request(request: &Request) -> Result<Option<Self>, Error> {
+        let Some(ResponseFormat::JsonSchema { schema, .. }) = &request.response_format else {
+            return Ok(None);
+        };
+        check_schema(schema)?;
+        Ok(Some(StreamedAnswer {
+            schema: schema.clone(),
+            text: String::new(),
+        }))
+    }
+
+    pub(super) fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    /// The parsed object, or an `invalid_output` error carrying the raw text.
+    pub(super) fn finish(&mut self) -> Result<Value, Error> {
+        mismatch(&self.schema, &self.text).map_err(|errors| {
+            Error::new(
+                ErrorKind::InvalidOutput,
+                format!(
+                    "the streamed answer does not match the JSON schema (a stream is not \
+                     repaired: its text was already delivered):\n{errors}"
+                ),
+            )
+            .with_raw_output(std::mem::take(&mut self.text))
+        })
     }
 }
 
@@ -99,7 +162,8 @@ impl<T: Transport, C: Clock> Client<T, C> {
             .push(text_message(Role::User, repair_prompt(&errors)));
         let mut repair_options = options.clone();
         repair_options.policy.fallback = Some(Vec::new());
-        let earlier_attempts = first.attempts;
+        let mut earlier_attempts = first.attempts;
+        reject_answer(&mut earlier_attempts, first.response.usage, &errors);
         let earlier_cost = first.total_cost;
         let joined = |mut attempts: Vec<_>| {
             let mut all = earlier_attempts.clone();
@@ -125,17 +189,21 @@ impl<T: Transport, C: Clock> Client<T, C> {
                 object,
                 repaired: true,
             }),
-            Err(errors) => Err(Error::new(
-                ErrorKind::InvalidOutput,
-                format!(
-                    "the answer does not match the JSON schema, even after one repair \
-                     attempt:\n{errors}"
-                ),
-            )
-            .with_provider(second.response.provider)
-            .with_usage(second.response.usage)
-            .with_attempts(second.attempts)
-            .with_raw_output(second_text)),
+            Err(errors) => {
+                let mut attempts = second.attempts;
+                reject_answer(&mut attempts, second.response.usage, &errors);
+                Err(Error::new(
+                    ErrorKind::InvalidOutput,
+                    format!(
+                        "the answer does not match the JSON schema, even after one repair \
+                         attempt:\n{errors}"
+                    ),
+                )
+                .with_provider(second.response.provider)
+                .with_usage(second.response.usage)
+                .with_attempts(attempts)
+                .with_raw_output(second_text))
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::core::event::{ResponseAssembler, StreamEvent};
 use crate::core::model::{ModelRef, Request, Response, Usage, Warning};
 use crate::core::policy::Attempt;
 use crate::core::route::RouteDecision;
-use crate::core::screen::ScreenOutcome;
+use crate::core::screen::{PartChanges, ScreenOutcome};
 use crate::core::usage::{CacheStatus, Cost, Fallback, Outcome, UsageRecord};
 
 use super::costs::{CostLayer, CostTally};
@@ -140,6 +140,11 @@ impl<'a> CallTrack<'a> {
             self.record.provider = Some(model.provider);
             self.record.model = Some(model.name);
         }
+    }
+
+    /// Input hygiene changed the request: what it removed goes in the record.
+    pub fn sanitized(&mut self, changes: &[PartChanges]) {
+        self.record.sanitized = serde_json::to_value(changes).ok();
     }
 
     /// Input screening flagged (or blocked) the request: its verdict goes in the record.
@@ -306,9 +311,19 @@ impl<'a> CallTrack<'a> {
     /// The committed stream ended cleanly: priced from its final usage (estimated if it
     /// reported none), shared with the followers, settled.
     pub fn stream_finished(&mut self, attempts: &[Attempt]) -> Settled {
+        self.settle_whole_stream(attempts, Outcome::Ok)
+    }
+
+    /// A stream that finished with an answer its JSON schema rejects: billed in full like a
+    /// finished stream, recorded with the error's outcome, and never cached.
+    pub fn stream_rejected(&mut self, error: &Error, attempts: &[Attempt]) -> Settled {
+        self.settle_whole_stream(attempts, Outcome::from_error(error))
+    }
+
+    fn settle_whole_stream(&mut self, attempts: &[Attempt], outcome: Outcome) -> Settled {
         let Some(live) = self.live.take() else {
             return self.finish(Ending {
-                outcome: Outcome::Ok,
+                outcome,
                 target: None,
                 attempts,
                 tally: CostTally::default(),
@@ -326,11 +341,13 @@ impl<'a> CallTrack<'a> {
         };
         tally.add(report, &usage, true);
         match live.assembler {
-            Some(assembler) => self.share(&assembler.into_response(), false),
-            None => self.hand_flight_on(),
+            Some(assembler) if outcome == Outcome::Ok => {
+                self.share(&assembler.into_response(), false)
+            }
+            _ => self.hand_flight_on(),
         }
         self.finish(Ending {
-            outcome: Outcome::Ok,
+            outcome,
             target: Some(&target),
             attempts,
             tally,
@@ -408,6 +425,7 @@ impl<'a> CallTrack<'a> {
         self.count_attempts(target, attempts);
         let record = &mut self.record;
         record.cache = self.cache;
+        record.stale = self.cache == CacheStatus::Stale;
         record.usage = tally.usage;
         record.cost = tally
             .total()

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::model::{ModelRef, Provider};
 use crate::core::provider::ProviderConfig;
-use crate::core::screen::ScreenMode;
+use crate::core::screen::{ScreenMode, DEFAULT_MAX_INPUT_CHARS};
 
 /// Limits used when the environment does not set them.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -111,6 +111,9 @@ pub struct GatewayConfig {
     pub allowed_origins: AllowedOrigins,
     pub max_body_bytes: usize,
     pub max_tokens_cap: u32,
+    /// `MAX_INPUT_CHARS`: the most characters of user text and tool results a request may
+    /// carry (after invisible characters are stripped); more is a 400 in the route's format.
+    pub max_input_chars: usize,
     /// POSTed a JSON alert when a client crosses a budget threshold.
     pub alert_webhook: Option<String>,
     /// The raw `POLICY` JSON (retry, fallback, breaker, hedge, timeouts, routing), parsed by the
@@ -193,6 +196,7 @@ impl GatewayConfig {
             max_body_bytes: number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES as u64)? as usize,
             max_tokens_cap: number("MAX_TOKENS_CAP", DEFAULT_MAX_TOKENS_CAP as u64)?
                 .min(u32::MAX as u64) as u32,
+            max_input_chars: number("MAX_INPUT_CHARS", DEFAULT_MAX_INPUT_CHARS as u64)? as usize,
             alert_webhook: get("BUDGET_ALERT_WEBHOOK"),
             policy_json: get("POLICY"),
         })

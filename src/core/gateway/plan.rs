@@ -7,7 +7,9 @@ use crate::core::model::{ModelRef, Request};
 use crate::core::pricing::PriceTable;
 use crate::core::provider::inbound::InboundRequest;
 use crate::core::route::{CapabilityLookup, ModelCapabilities, RouteDecision, Router};
-use crate::core::screen::{screen_request, ScreenConfig, ScreenOutcome};
+use crate::core::screen::{
+    apply_hygiene, screen_request, HygieneConfig, PartChanges, ScreenConfig, ScreenOutcome,
+};
 
 use super::config::{ClientSpec, GatewayConfig};
 
@@ -26,6 +28,8 @@ pub struct Plan {
     /// What prompt-injection screening found, when the client's mode is `flag` and it found
     /// something (in `block` mode such a request never gets a plan).
     pub screening: Option<ScreenOutcome>,
+    /// What input hygiene removed from the request (empty when it was clean).
+    pub sanitized: Vec<PartChanges>,
 }
 
 /// Capabilities from the price table's context window and output limits.
@@ -54,7 +58,7 @@ pub fn plan(
     now_ms: u64,
 ) -> Result<Plan, Error> {
     let InboundRequest {
-        mut request,
+        request,
         model: requested,
         ..
     } = inbound;
@@ -78,6 +82,14 @@ pub fn plan(
         return Err(blocked);
     }
     let screening = screen.is_flagged().then_some(screen);
+    // Hygiene after screening, which reads the original (hidden text is evidence).
+    let hygiene = HygieneConfig {
+        strip: true,
+        max_input_chars: Some(config.max_input_chars),
+    };
+    let mut cleaned = std::borrow::Cow::Owned(request);
+    let sanitized = apply_hygiene(&mut cleaned, &hygiene)?;
+    let mut request = cleaned.into_owned();
     if let Some(max) = request.max_tokens {
         if max > config.max_tokens_cap {
             return Err(Error::new(
@@ -134,6 +146,7 @@ pub fn plan(
         model,
         route,
         screening,
+        sanitized,
     })
 }
 
@@ -297,5 +310,29 @@ mod tests {
             run(&["*"], "llama-3", None).unwrap_err().kind(),
             ErrorKind::InvalidRequest
         );
+    }
+
+    #[test]
+    fn hygiene_strips_invisible_characters_and_refuses_input_over_the_cap() {
+        let gw = GatewayConfig::from_env(|name| match name {
+            "OPENAI_API_KEY" => Some("k2".into()),
+            "MAX_INPUT_CHARS" => Some("12".into()),
+            _ => None,
+        })
+        .unwrap();
+        let prices = PriceTable::builtin();
+        let router = Router::new(RouterConfig::default()).unwrap();
+        let plan_for = |text: &str| {
+            let mut inbound = inbound("openai/gpt-4o-mini", Some(10));
+            inbound.request.messages = vec![Message::user(text)];
+            plan(&gw, &client(&["*"]), inbound, prices, &router, 0)
+        };
+        let planned = plan_for("two\u{200B} words\u{7}").unwrap();
+        assert_eq!(planned.request.messages[0], Message::user("two words"));
+        assert_eq!(planned.sanitized.len(), 1);
+        assert!(plan_for("plain").unwrap().sanitized.is_empty());
+        let error = plan_for("thirteen char").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidRequest);
+        assert_eq!(error.provider_code(), Some("input_too_long"));
     }
 }

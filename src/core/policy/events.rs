@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::model::Usage;
 use crate::core::route::RouteDecision;
-use crate::core::screen::ScreenOutcome;
+use crate::core::screen::{PartChanges, ScreenOutcome};
 
 use super::breaker::CircuitState;
 use super::report::{Attempt, SkipReason};
@@ -34,6 +34,10 @@ pub enum PolicyEvent {
     /// mode). Comes before routing and any attempt. A blocked request fails instead.
     #[serde(rename_all = "camelCase")]
     Screened { screening: ScreenOutcome },
+    /// Input hygiene removed control or invisible characters from the request (after
+    /// screening, which reads the original). Comes before routing and any attempt.
+    #[serde(rename_all = "camelCase")]
+    Sanitized { changes: Vec<PartChanges> },
     /// A request is about to be sent.
     #[serde(rename_all = "camelCase")]
     AttemptStart {

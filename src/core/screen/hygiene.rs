@@ -241,6 +241,103 @@ pub fn sanitize_request(request: &mut Request, config: &SanitizeConfig) -> Vec<P
     report
 }
 
+/// The provider code of the error an over-long request gets.
+pub const INPUT_TOO_LONG_CODE: &str = "input_too_long";
+/// Default cap on a request's user text and tool results, in characters: about 250k tokens,
+/// beyond most models' standard context windows. Raise it (or disable it with `null`) for
+/// long-context calls.
+pub const DEFAULT_MAX_INPUT_CHARS: usize = 1_000_000;
+
+/// Request hygiene, applied to every call (the npm client's `hygiene` option; the proxy's
+/// `MAX_INPUT_CHARS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct HygieneConfig {
+    /// Remove control and invisible characters from user text and tool results (see
+    /// [`sanitize`]); on by default, since it never changes what a reader sees.
+    pub strip: bool,
+    /// Most characters of user text and tool results (after stripping) one request may carry;
+    /// more is an `invalid_request` error, provider code [`INPUT_TOO_LONG_CODE`]. A request is
+    /// refused rather than cut: cutting changes its meaning. `None` disables the cap.
+    pub max_input_chars: Option<usize>,
+}
+
+impl Default for HygieneConfig {
+    fn default() -> Self {
+        HygieneConfig {
+            strip: true,
+            max_input_chars: Some(DEFAULT_MAX_INPUT_CHARS),
+        }
+    }
+}
+
+impl HygieneConfig {
+    /// A cap of zero would refuse every call: disable it with `None` instead.
+    pub fn validate(&self) -> Result<(), crate::core::error::Error> {
+        if self.max_input_chars == Some(0) {
+            return Err(crate::core::error::Error::new(
+                crate::core::error::ErrorKind::Config,
+                "hygiene.maxInputChars must be at least 1 (null disables the cap)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The user text and tool results of a request (what hygiene and the detector read).
+fn user_texts(request: &Request) -> impl Iterator<Item = (usize, usize, &str)> {
+    request
+        .messages
+        .iter()
+        .enumerate()
+        .filter(|(_, message)| message.role == Role::User)
+        .flat_map(|(m, message)| {
+            message
+                .content
+                .iter()
+                .enumerate()
+                .filter_map(move |(p, part)| match part {
+                    ContentPart::Text { text, .. } => Some((m, p, text.as_str())),
+                    ContentPart::ToolResult { content, .. } => Some((m, p, content.as_str())),
+                    _ => None,
+                })
+        })
+}
+
+/// Applies [`HygieneConfig`] to a request: strips what [`sanitize`] removes (copying the request
+/// only when something changes) and refuses one whose user text is over the cap. Returns what
+/// was changed, per part.
+pub fn apply_hygiene(
+    request: &mut Cow<'_, Request>,
+    config: &HygieneConfig,
+) -> Result<Vec<PartChanges>, crate::core::error::Error> {
+    let mut report = Vec::new();
+    if config.strip {
+        let keep_all = SanitizeConfig::default();
+        let needs_change = user_texts(request)
+            .any(|(_, _, text)| matches!(sanitize(text, &keep_all).text, Cow::Owned(_)));
+        if needs_change {
+            report = sanitize_request(request.to_mut(), &keep_all);
+        }
+    }
+    if let Some(max) = config.max_input_chars {
+        let chars: usize = user_texts(request)
+            .map(|(_, _, text)| text.chars().count())
+            .sum();
+        if chars > max {
+            return Err(crate::core::error::Error::new(
+                crate::core::error::ErrorKind::InvalidRequest,
+                format!(
+                    "the request's user text and tool results are {chars} characters, above \
+                     the limit of {max}"
+                ),
+            )
+            .with_provider_code(INPUT_TOO_LONG_CODE));
+        }
+    }
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,5 +464,61 @@ mod tests {
             ContentPart::ToolResult { content, .. } if content == "xy"));
         // Assistant turns are the application's own.
         assert_eq!(request.messages[0], Message::assistant("a\u{200B}b"));
+    }
+
+    #[test]
+    fn hygiene_copies_only_a_request_that_changes_and_refuses_one_over_the_cap() {
+        let clean = Request::new("gpt-4o-mini", vec![Message::user("plain")]);
+        let mut request = Cow::Borrowed(&clean);
+        let report = apply_hygiene(&mut request, &HygieneConfig::default()).unwrap();
+        assert!(report.is_empty());
+        assert!(matches!(request, Cow::Borrowed(_)));
+
+        let dirty = Request::new("gpt-4o-mini", vec![Message::user("a\u{200B}b\u{7}")]);
+        let mut request = Cow::Borrowed(&dirty);
+        let report = apply_hygiene(&mut request, &HygieneConfig::default()).unwrap();
+        assert_eq!(request.messages[0], Message::user("ab"));
+        assert_eq!(report.len(), 1);
+        // Stripping off: nothing changes.
+        let off = HygieneConfig {
+            strip: false,
+            max_input_chars: None,
+        };
+        let mut request = Cow::Borrowed(&dirty);
+        assert!(apply_hygiene(&mut request, &off).unwrap().is_empty());
+        assert!(matches!(request, Cow::Borrowed(_)));
+
+        // The cap counts characters after stripping, over every user part.
+        let capped = HygieneConfig {
+            strip: true,
+            max_input_chars: Some(2),
+        };
+        let mut request = Cow::Borrowed(&dirty);
+        assert!(apply_hygiene(&mut request, &capped).is_ok());
+        let long = Request::new("gpt-4o-mini", vec![Message::user("abc")]);
+        let error = apply_hygiene(&mut Cow::Borrowed(&long), &capped).unwrap_err();
+        assert_eq!(error.kind(), crate::core::error::ErrorKind::InvalidRequest);
+        assert_eq!(error.provider_code(), Some(INPUT_TOO_LONG_CODE));
+        assert!(
+            error.message().contains("3 characters"),
+            "{}",
+            error.message()
+        );
+        // The system prompt and assistant turns are the application's own: not counted.
+        let mut own = Request::new(
+            "gpt-4o-mini",
+            vec![Message::assistant("long answer"), Message::user("ok")],
+        );
+        own.system = vec![crate::core::model::SystemBlock {
+            text: "a long system prompt".into(),
+            cache: None,
+        }];
+        assert!(apply_hygiene(&mut Cow::Borrowed(&own), &capped).is_ok());
+        assert!(HygieneConfig {
+            strip: true,
+            max_input_chars: Some(0)
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -29,7 +29,10 @@ use serde::{Deserialize, Serialize};
 use super::error::{Error, ErrorKind};
 use super::model::{ContentPart, Request, Role};
 
-pub use hygiene::{sanitize, sanitize_request, Change, PartChanges, SanitizeConfig, Sanitized};
+pub use hygiene::{
+    apply_hygiene, sanitize, sanitize_request, Change, HygieneConfig, PartChanges, SanitizeConfig,
+    Sanitized, DEFAULT_MAX_INPUT_CHARS, INPUT_TOO_LONG_CODE,
+};
 
 /// The provider code of the error a blocked request gets.
 pub const BLOCKED_CODE: &str = "prompt_injection_detected";

@@ -970,11 +970,13 @@ pub fn encode_error(error: &Error) -> (u16, String) {
         _ => default_type,
     };
     let message = redact_secrets(error.message());
+    let raw_output = error.raw_output().map(redact_secrets);
     let body = ErrorOut {
         kind: "error",
         error: ErrorDetailOut {
             kind,
             message: &message,
+            raw_output: raw_output.as_deref(),
         },
         request_id: error.request_id(),
     };

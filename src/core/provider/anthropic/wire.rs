@@ -457,4 +457,7 @@ pub(super) struct ErrorDetailOut<'a> {
     #[serde(rename = "type")]
     pub kind: &'a str,
     pub message: &'a str,
+    /// An `invalid_output` error's answer text, which failed the JSON schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_output: Option<&'a str>,
 }

@@ -995,12 +995,14 @@ pub fn encode_error(error: &Error) -> (u16, String) {
         _ => Vec::new(),
     };
     let message = redact_secrets(error.message());
+    let raw_output = error.raw_output().map(redact_secrets);
     let body = ErrorOut {
         error: StatusOut {
             code,
             message: &message,
             status,
             details,
+            raw_output: raw_output.as_deref(),
         },
     };
     (code, to_json(&body))

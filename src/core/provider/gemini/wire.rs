@@ -338,6 +338,9 @@ pub(super) struct StatusOut<'a> {
     pub status: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<RetryInfoOut>,
+    /// An `invalid_output` error's answer text, which failed the JSON schema.
+    #[serde(rename = "rawOutput", skip_serializing_if = "Option::is_none")]
+    pub raw_output: Option<&'a str>,
 }
 
 /// `google.rpc.RetryInfo`: how long to wait, e.g. `"32s"`.

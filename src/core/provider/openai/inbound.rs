@@ -972,12 +972,14 @@ pub fn encode_error(error: &Error) -> (u16, String) {
         None => upstream_code.or(own_code).or(default_code),
     };
     let message = redact_secrets(error.message());
+    let raw_output = error.raw_output().map(redact_secrets);
     let body = ErrorOut {
         error: ErrorDetailOut {
             message: &message,
             kind,
             param,
             code,
+            raw_output: raw_output.as_deref(),
         },
     };
     (status, to_json(&body))
@@ -1001,10 +1003,10 @@ fn classify(error: &Error) -> (u16, &'static str, Option<&'static str>) {
         ErrorKind::Overloaded | ErrorKind::CircuitOpen => (503, SERVER, None),
         ErrorKind::ServerError | ErrorKind::Config => (500, SERVER, None),
         ErrorKind::Timeout => (504, SERVER, None),
-        ErrorKind::Network
-        | ErrorKind::TruncatedStream
-        | ErrorKind::InvalidResponse
-        | ErrorKind::InvalidOutput => (502, SERVER, None),
+        ErrorKind::Network | ErrorKind::TruncatedStream | ErrorKind::InvalidResponse => {
+            (502, SERVER, None)
+        }
+        ErrorKind::InvalidOutput => (502, SERVER, Some("invalid_output")),
         ErrorKind::Cancelled => (499, INVALID, None),
     }
 }

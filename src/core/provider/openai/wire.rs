@@ -431,4 +431,7 @@ pub(super) struct ErrorDetailOut<'a> {
     pub kind: &'a str,
     pub param: Option<&'a str>,
     pub code: Option<&'a str>,
+    /// An `invalid_output` error's answer text, which failed the JSON schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_output: Option<&'a str>,
 }
