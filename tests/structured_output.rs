@@ -141,6 +141,37 @@ fn a_mismatch_is_repaired_once_with_the_validation_errors() {
 }
 
 #[test]
+fn an_answer_that_fails_the_schema_is_never_cached() {
+    let h = harness(|c| {
+        c.costs.cache = Some(llm_edge::core::client::CacheOptions {
+            ttl_ms: 60_000,
+            ..Default::default()
+        })
+    });
+    let invalid = r#"{"city":"Paris","celsius":"warm"}"#;
+    h.transport.script(
+        GPT,
+        [
+            openai_answer(invalid),
+            openai_answer(invalid),
+            openai_answer(r#"{"city":"Paris","celsius":18}"#),
+        ],
+    );
+    // Two mismatches: invalid_output, and neither rejected answer enters the cache...
+    let failed = run_structured(&h, structured(GPT, schema())).unwrap_err();
+    assert_eq!(failed.kind(), ErrorKind::InvalidOutput);
+    // ...so asking again reaches the provider, whose fresh answer can match.
+    let done = run_structured(&h, structured(GPT, schema())).unwrap();
+    assert!(!done.repaired);
+    assert_eq!(done.object["celsius"], json!(18));
+    assert_eq!(h.transport.exchanges().len(), 3);
+    // A matching answer is cached as usual: the third call costs no request.
+    let cached = run_structured(&h, structured(GPT, schema())).unwrap();
+    assert_eq!(cached.object["celsius"], json!(18));
+    assert_eq!(h.transport.exchanges().len(), 3);
+}
+
+#[test]
 fn a_second_mismatch_is_invalid_output_with_the_raw_text() {
     let h = harness(|_| {});
     h.transport.script(

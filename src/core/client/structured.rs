@@ -33,6 +33,11 @@ fn mismatch(schema: &Value, text: &str) -> Result<Value, String> {
     Ok(value)
 }
 
+/// Whether `text` is a JSON answer that matches `schema`.
+pub(super) fn matches_schema(schema: &Value, text: &str) -> bool {
+    mismatch(schema, text).is_ok()
+}
+
 /// The answer as JSON. Models sometimes wrap a document in a Markdown code fence despite the
 /// instructions; the fence is not part of the answer.
 fn parse_answer(text: &str) -> Result<Value, serde_json::Error> {

@@ -11,7 +11,7 @@ use crate::core::cache::{is_cacheable, CacheKey};
 use crate::core::cost::{CostBreakdown, Picodollars};
 use crate::core::error::Error;
 use crate::core::event::{ResponseAssembler, StreamEvent};
-use crate::core::model::{ModelRef, Request, Response, Usage, Warning};
+use crate::core::model::{ModelRef, Request, Response, ResponseFormat, Usage, Warning};
 use crate::core::policy::Attempt;
 use crate::core::route::RouteDecision;
 use crate::core::screen::{PartChanges, ScreenOutcome};
@@ -69,6 +69,9 @@ pub(super) struct CallTrack<'a> {
     ended: Cell<u32>,
     live: Option<LiveStream>,
     done: bool,
+    /// The request's JSON schema: an answer that does not match it is never cached, so a
+    /// repeated call is repaired afresh rather than served the rejected answer.
+    schema: Option<serde_json::Value>,
 }
 
 impl<'a> CallTrack<'a> {
@@ -93,6 +96,10 @@ impl<'a> CallTrack<'a> {
             ended: Cell::new(0),
             live: None,
             done: false,
+            schema: match &request.response_format {
+                Some(ResponseFormat::JsonSchema { schema, .. }) => Some(schema.clone()),
+                _ => None,
+            },
         }
     }
 
@@ -193,7 +200,11 @@ impl<'a> CallTrack<'a> {
         let (Some(key), Some(cache)) = (self.flight.take(), self.costs.cache.as_ref()) else {
             return;
         };
-        if !stale && is_cacheable(response) {
+        let fits_schema = self
+            .schema
+            .as_ref()
+            .is_none_or(|schema| super::structured::matches_schema(schema, &response.text()));
+        if !stale && fits_schema && is_cacheable(response) {
             cache.store(key, response.clone(), self.now_ms());
         }
         cache.complete(
