@@ -19,6 +19,7 @@ use crate::core::gateway::config::ClientSpec;
 use crate::core::gateway::format::ApiFormat;
 use crate::core::gateway::limits::{
     ClientLimitsConfig, LeaseHolder, LimitsCall, LimitsOutcome, LimitsReply, LocalAdmission,
+    LEASE_WINDOW_MS,
 };
 use crate::core::gateway::plan::{plan, Plan};
 use crate::core::model::Usage;
@@ -29,11 +30,9 @@ use crate::web::JsClock;
 
 /// How often an isolate reports what its open leases spent, so spend shows up soon.
 const FLUSH_INTERVAL_MS: u64 = 1_000;
-/// A flush timer older than this is taken for dead (its `wait_until` was cut short) and
-/// another one starts, so no lease is left unclosed.
-const FLUSH_TIMER_STALE_MS: u64 = 10_000;
-/// The most rounds one flush timer runs: a `wait_until` lasts about 30 s after the response.
-const FLUSH_TIMER_ROUNDS: u32 = 8;
+/// How long a flush timer runs at most: past the window of any lease open when it starts (a
+/// `wait_until` lasts about 30 s after the response).
+const FLUSH_TIMER_MS: u64 = LEASE_WINDOW_MS + 2 * FLUSH_INTERVAL_MS;
 
 thread_local! {
     /// The isolate's leases, by client (see `core::gateway::limits`).
@@ -311,8 +310,8 @@ pub async fn admit(
 }
 
 /// Sends the reports of a client's leases that say something new, and delivers the alerts.
-async fn flush(env: &Env, gw: &Gateway, key: u64, limits: &ClientLimitsConfig) {
-    let reports = with_leases(key, |h| h.reports(js_sys::Date::now() as u64));
+async fn flush(env: &Env, gw: &Gateway, key: u64, limits: &ClientLimitsConfig, now_ms: u64) {
+    let reports = with_leases(key, |h| h.reports(now_ms));
     if reports.is_empty() {
         return;
     }
@@ -343,8 +342,8 @@ pub struct Settlement {
 
 impl Settlement {
     /// Records the call's cost in its lease (nothing when it `consumed` nothing) and delivers
-    /// any budget alert. A lease that is over is closed at once; an open one is reported by
-    /// a flush timer, one per client and isolate, that runs until its leases stop admitting.
+    /// any budget alert. A lease that is over is closed at once; open ones are reported every
+    /// second by a flush timer that runs past their window, then closes them.
     pub async fn settle(self, gw: &Gateway, cost_pico: u64, tokens: u64, consumed: bool) {
         let Settlement {
             env,
@@ -360,30 +359,41 @@ impl Settlement {
             h.has_lease_to_close(now)
         });
         if close_now {
-            flush(&env, gw, key, &limits).await;
+            flush(&env, gw, key, &limits, now).await;
         }
+        // An open lease must be flushed after its window ends even if no call comes after
+        // this one: start a timer unless the latest one outlives the window.
         let now = js_sys::Date::now() as u64;
-        let start_timer = with_leases(key, |h| {
-            let running = h
-                .flush_timer_since_ms
-                .is_some_and(|since| now.saturating_sub(since) < FLUSH_TIMER_STALE_MS);
-            let start = h.has_open_lease(now) && !running;
-            if start {
-                h.flush_timer_since_ms = Some(now);
+        let timer_until = with_leases(key, |h| {
+            let needed = h.open_until_ms(now)? + FLUSH_INTERVAL_MS;
+            if h.flush_timer_until_ms.is_some_and(|until| until >= needed) {
+                return None;
             }
-            start
+            let until = now + FLUSH_TIMER_MS;
+            h.flush_timer_until_ms = Some(until);
+            Some(until)
         });
-        if !start_timer {
+        let Some(until) = timer_until else {
             return;
-        }
-        for _ in 0..FLUSH_TIMER_ROUNDS {
+        };
+        loop {
             JsClock.sleep(FLUSH_INTERVAL_MS).await;
-            flush(&env, gw, key, &limits).await;
-            if !with_leases(key, |h| h.has_open_lease(js_sys::Date::now() as u64)) {
+            // The same instant for the flush and the check: a lease that the flush saw open
+            // is still open for the check, so the timer does not stop before closing it.
+            let now = js_sys::Date::now() as u64;
+            flush(&env, gw, key, &limits, now).await;
+            let done = with_leases(key, |h| {
+                let done = now >= until || h.open_until_ms(now).is_none();
+                // A later call must start its own timer once this one stops.
+                if done && h.flush_timer_until_ms == Some(until) {
+                    h.flush_timer_until_ms = None;
+                }
+                done
+            });
+            if done {
                 break;
             }
         }
-        with_leases(key, |h| h.flush_timer_since_ms = None);
     }
 }
 

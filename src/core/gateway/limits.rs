@@ -485,8 +485,8 @@ impl HeldLease {
 #[derive(Debug, Clone, Default)]
 pub struct LeaseHolder {
     leases: Vec<HeldLease>,
-    /// When the isolate's running flush timer started, if one runs.
-    pub flush_timer_since_ms: Option<u64>,
+    /// Until when the isolate's latest flush timer runs, if one was started.
+    pub flush_timer_until_ms: Option<u64>,
 }
 
 impl LeaseHolder {
@@ -578,9 +578,14 @@ impl LeaseHolder {
             .any(|l| !l.admitting(now_ms) && l.in_flight == 0)
     }
 
-    /// Whether a lease still admits calls (a flush timer must then come back to it).
-    pub fn has_open_lease(&self, now_ms: u64) -> bool {
-        self.leases.iter().any(|l| l.admitting(now_ms))
+    /// When the last lease that still admits calls stops admitting, if one does (a flush
+    /// must come after that to close it).
+    pub fn open_until_ms(&self, now_ms: u64) -> Option<u64> {
+        self.leases
+            .iter()
+            .filter(|l| l.admitting(now_ms))
+            .map(|l| l.grant.admit_until_ms)
+            .max()
     }
 }
 
