@@ -103,9 +103,14 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 let reports = with_leases(key, |h| h.reports(js_sys::Date::now() as u64));
                 let call = LimitsCall::Spend {
                     limits: limits_config(&client),
-                    reports,
+                    reports: reports.clone(),
                 };
-                match call_limits(&limits_stub(&env, key)?, &call).await {
+                let answer = call_limits(&limits_stub(&env, key)?, &call).await;
+                with_leases(key, |h| match &answer {
+                    Ok(_) => h.delivered(&reports),
+                    Err(_) => h.undelivered(&reports),
+                });
+                match answer {
                     Ok(LimitsReply {
                         outcome: LimitsOutcome::Spend { spend },
                         alerts,
@@ -283,7 +288,7 @@ pub async fn admit(
         worst_case_pico,
         estimated_tokens,
         single,
-        reports,
+        reports: reports.clone(),
     };
     let unanswered = || {
         Error::new(
@@ -291,8 +296,20 @@ pub async fn admit(
             "the limits store did not answer; nothing was sent",
         )
     };
-    let stub = limits_stub(env, key).map_err(|_| unanswered())?;
-    let reply = call_limits(&stub, &call).await.map_err(|_| unanswered())?;
+    let sent = match limits_stub(env, key) {
+        Ok(stub) => call_limits(&stub, &call).await,
+        Err(error) => Err(error),
+    };
+    let reply = match sent {
+        Ok(reply) => {
+            with_leases(key, |h| h.delivered(&reports));
+            reply
+        }
+        Err(_) => {
+            with_leases(key, |h| h.undelivered(&reports));
+            return Err(unanswered());
+        }
+    };
     if let Some(error) = reply.refusal_error() {
         return Err(error);
     }
@@ -317,16 +334,21 @@ async fn flush(env: &Env, gw: &Gateway, key: u64, limits: &ClientLimitsConfig, n
     }
     let call = LimitsCall::Report {
         limits: limits.clone(),
-        reports,
+        reports: reports.clone(),
     };
     let sent = match limits_stub(env, key) {
         Ok(stub) => call_limits(&stub, &call).await,
         Err(error) => Err(error),
     };
     match sent {
-        Ok(reply) => deliver_alerts(gw, reply.alerts).await,
-        // The lease stays held in the object and is charged in full when it expires.
-        Err(error) => worker::console_error!("reporting spend to the limits store failed: {error}"),
+        Ok(reply) => {
+            with_leases(key, |h| h.delivered(&reports));
+            deliver_alerts(gw, reply.alerts).await
+        }
+        Err(error) => {
+            with_leases(key, |h| h.undelivered(&reports));
+            worker::console_error!("reporting spend to the limits store failed: {error}")
+        }
     }
 }
 

@@ -552,8 +552,8 @@ impl LeaseHolder {
         }
     }
 
-    /// The reports that say something new, as of `now_ms`. Leases past their window are
-    /// retired; closed leases are forgotten (a lost close is charged when the lease expires).
+    /// The reports that say something new, as of `now_ms` (leases past their window are
+    /// retired). Say what became of them with [`Self::delivered`] or [`Self::undelivered`].
     pub fn reports(&mut self, now_ms: u64) -> Vec<LeaseReport> {
         let mut reports = Vec::new();
         for lease in &mut self.leases {
@@ -566,8 +566,23 @@ impl LeaseHolder {
                 reports.push(report);
             }
         }
-        self.leases.retain(|l| !(l.retired && l.in_flight == 0));
         reports
+    }
+
+    /// The object took these reports: closed leases are forgotten.
+    pub fn delivered(&mut self, reports: &[LeaseReport]) {
+        self.leases
+            .retain(|l| !reports.iter().any(|r| r.closed && r.id == l.grant.id));
+    }
+
+    /// These reports were lost on the way: they go again with the next call, so that a
+    /// failed round trip neither loses spend nor leaves a lease to be charged in full.
+    pub fn undelivered(&mut self, reports: &[LeaseReport]) {
+        for lease in &mut self.leases {
+            if reports.iter().any(|r| r.id == lease.grant.id) {
+                lease.last_report = None;
+            }
+        }
     }
 
     /// Whether a lease is over (no longer admitting, nothing in flight) and should be closed
@@ -645,6 +660,7 @@ mod tests {
             }
             self.isolates[i].retire_all();
             let reports = self.isolates[i].reports(self.now);
+            self.isolates[i].delivered(&reports);
             let outcome = self.object(LimitsCall::Acquire {
                 limits: self.limits.clone(),
                 worst_case_pico: worst,
@@ -675,6 +691,7 @@ mod tests {
         fn flush(&mut self, i: usize) {
             let reports = self.isolates[i].reports(self.now);
             if !reports.is_empty() {
+                self.isolates[i].delivered(&reports);
                 let limits = self.limits.clone();
                 self.object(LimitsCall::Report { limits, reports });
             }
@@ -863,6 +880,23 @@ mod tests {
         world.finish(0, &long_call, worst / 4, 300);
         let spend = world.spend();
         assert_eq!((spend.today_pico, spend.reserved_pico), (worst / 4, 0));
+    }
+
+    #[test]
+    fn reports_lost_on_the_way_are_sent_again() {
+        let mut world = World::new(LARGE, 1);
+        let worst = PICODOLLARS_PER_USD / 10_000;
+        let admission = world.admit(0, worst, 500).unwrap();
+        world.finish(0, &admission, worst / 2, 300);
+        world.now += LEASE_WINDOW_MS;
+        let lost = world.isolates[0].reports(world.now);
+        assert!(lost[0].closed);
+        world.isolates[0].undelivered(&lost);
+        assert!(world.isolates[0].has_lease_to_close(world.now));
+        world.flush(0);
+        assert!(!world.isolates[0].has_lease_to_close(world.now));
+        let spend = world.spend();
+        assert_eq!((spend.today_pico, spend.reserved_pico), (worst / 2, 0));
     }
 
     #[test]
