@@ -38,7 +38,13 @@ async function load(token, total, concurrency, maxTokens) {
     while (next < total) {
       next++;
       const res = await chat(token, maxTokens);
-      const body = await res.json();
+      const text = await res.text();
+      let body;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        assert.fail(`${res.status} is not JSON: ${text}`);
+      }
       results.push({ status: res.status, cost: Number(res.headers.get("x-llm-edge-cost-usd") ?? 0), body });
     }
   };
@@ -109,3 +115,4 @@ test("two clients under concurrent load: budgets hold, and every served call is 
   assert.ok(alerts.every((a) => a.budgetUsd === 0.01));
   assert.ok(tightSpend.todayUsd > tightSpend.dailyUsd / 2, `the tight budget was mostly used: ${JSON.stringify(tightSpend)}`);
 });
+
