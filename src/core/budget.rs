@@ -508,6 +508,33 @@ impl BudgetLedger {
         self.due_alerts()
     }
 
+    /// What reservation `id` holds (a lease's unreported part), expired or not: the caller
+    /// charges an expired lease's hold before any other operation drops it.
+    pub fn held_pico(&self, id: u64) -> Option<u64> {
+        self.held.get(&id).map(|h| h.pico)
+    }
+
+    /// Counts `spent_pico` as spent against reservation `id` and lowers what it holds to
+    /// `still_held_pico` (never raises it; 0 removes it): a lease reporting part of its spend.
+    /// Like [`Self::settle`], all of the spend counts, held or not. Returns the alerts crossed.
+    pub fn settle_part(
+        &mut self,
+        id: u64,
+        spent_pico: u64,
+        still_held_pico: u64,
+        now_ms: u64,
+    ) -> Vec<Alert> {
+        self.advance(now_ms);
+        if let Some(held) = self.held.get_mut(&id) {
+            held.pico = held.pico.min(still_held_pico);
+            if held.pico == 0 {
+                self.held.remove(&id);
+            }
+        }
+        self.spent_pico = self.spent_pico.saturating_add(spent_pico);
+        self.due_alerts()
+    }
+
     /// Gives a reservation back without cost: the request never reached the provider.
     pub fn release(&mut self, reservation: Reservation, now_ms: u64) {
         self.advance(now_ms);

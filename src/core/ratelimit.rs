@@ -93,6 +93,16 @@ impl Bucket {
             .saturating_sub(units.saturating_mul(WINDOW_MS));
     }
 
+    /// Refunds `unused` units, keeping at least the level that `used` units sent `since_ms`
+    /// ago would leave now.
+    fn give_back(&mut self, unused: u64, used: u64, since_ms: u64) {
+        let floor = used
+            .saturating_mul(WINDOW_MS)
+            .saturating_sub(self.limit.saturating_mul(since_ms));
+        self.refund(unused);
+        self.state.level = self.state.level.max(floor);
+    }
+
     /// Whole units that would be admitted now.
     fn remaining(&self) -> u64 {
         self.capacity().saturating_sub(self.state.level) / WINDOW_MS
@@ -218,6 +228,68 @@ impl RateLimiter {
             b.add(estimated_tokens);
         }
         Ok(RatePermit { estimated_tokens })
+    }
+
+    /// Charges `requests` requests and `tokens` tokens at once (an isolate's lease), or
+    /// refuses like [`Self::acquire`] when they do not all fit now. Charging a lease's whole
+    /// allowance when it is granted is conservative: the calls it admits later happen at or
+    /// after the time they were counted.
+    pub fn acquire_many(&mut self, requests: u64, tokens: u64, now_ms: u64) -> Result<(), Error> {
+        for b in [&mut self.requests, &mut self.tokens].into_iter().flatten() {
+            b.drain(now_ms);
+        }
+        let wait = self
+            .requests
+            .map_or(0, |b| b.wait_ms(requests))
+            .max(self.tokens.map_or(0, |b| b.wait_ms(tokens)));
+        if wait > 0 {
+            return Err(Error::new(
+                ErrorKind::RateLimited,
+                format!("the rate limit is reached; retry in {wait} ms"),
+            )
+            .with_retry_after(Some(RetryAfter::Millis(wait))));
+        }
+        if let Some(b) = &mut self.requests {
+            b.add(requests);
+        }
+        if let Some(b) = &mut self.tokens {
+            b.add(tokens);
+        }
+        Ok(())
+    }
+
+    /// Ends a lease charged with [`Self::acquire_many`]: `requests_used` of its
+    /// `requests_charged` requests were sent and they used `tokens_used` of `tokens_charged`
+    /// tokens, all sent by `sent_by_ms`. Extra tokens are charged; unused allowance is given
+    /// back, but never below the level the used part would leave had it all been sent at
+    /// `sent_by_ms`: the calls may have been sent at any time until then, and the limit must
+    /// hold for the latest.
+    pub fn settle_many(
+        &mut self,
+        requests_charged: u64,
+        requests_used: u64,
+        tokens_charged: u64,
+        tokens_used: u64,
+        sent_by_ms: u64,
+        now_ms: u64,
+    ) {
+        let since_sent = now_ms.saturating_sub(sent_by_ms);
+        if let Some(b) = &mut self.requests {
+            b.drain(now_ms);
+            b.give_back(
+                requests_charged.saturating_sub(requests_used),
+                requests_used,
+                since_sent,
+            );
+        }
+        if let Some(b) = &mut self.tokens {
+            b.drain(now_ms);
+            if tokens_used >= tokens_charged {
+                b.add(tokens_used - tokens_charged);
+            } else {
+                b.give_back(tokens_charged - tokens_used, tokens_used, since_sent);
+            }
+        }
     }
 
     /// Corrects the token limit with the request's actual usage (input + output tokens): a
@@ -365,6 +437,32 @@ mod tests {
         assert_eq!(wait_of(l.acquire(1, T0)), 60_000);
         l.release(p, T0 + 10);
         let _ = l.acquire(100, T0 + 10).unwrap();
+    }
+
+    #[test]
+    fn a_lease_gives_back_its_unused_allowance_but_not_what_its_calls_used() {
+        let mut l = limiter(Some(60), Some(6_000));
+        l.acquire_many(10, 1_000, T0).unwrap();
+        assert_eq!(l.status(T0).requests_remaining, Some(50));
+        assert_eq!(l.status(T0).tokens_remaining, Some(5_000));
+        // The lease did not fit twice over: refused with the wait.
+        assert_eq!(
+            wait_of(l.acquire_many(60, 0, T0).map(|()| RatePermit {
+                estimated_tokens: 0
+            })),
+            10_000
+        );
+        // Two calls using 200 tokens, possibly sent as late as the close: the 5 s since the
+        // grant drained the bucket, but not the calls that may have been sent just now.
+        l.settle_many(10, 2, 1_000, 200, T0 + 5_000, T0 + 5_000);
+        let status = l.status(T0 + 5_000);
+        assert_eq!(status.requests_remaining, Some(58));
+        assert_eq!(status.tokens_remaining, Some(5_800));
+        // Closed later, the same calls have drained meanwhile.
+        let mut l = limiter(Some(60), None);
+        l.acquire_many(10, 0, T0).unwrap();
+        l.settle_many(10, 2, 0, 0, T0, T0 + 1_000);
+        assert_eq!(l.status(T0 + 1_000).requests_remaining, Some(59));
     }
 
     #[test]

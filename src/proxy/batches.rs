@@ -12,14 +12,13 @@ use serde::Deserialize;
 use worker::{Env, Headers, Response, Result};
 
 use super::gateway::Gateway;
-use super::handler::{call_limits, limits_config, limits_stub, Settlement};
+use super::handler::{admit, limits_config};
 use super::respond;
 use crate::core::batch::{self, BatchRequest};
 use crate::core::cost::estimate_cost;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::gateway::config::ClientSpec;
 use crate::core::gateway::format::ApiFormat;
-use crate::core::gateway::limits::LimitsCall;
 use crate::core::model::{ModelRef, Provider};
 use crate::web::FetchTransport;
 
@@ -69,41 +68,23 @@ pub async fn submit(
             headers,
         );
     };
-    let stub = limits_stub(env, token)?;
-    let limits = limits_config(client);
     let estimated_tokens = requests
         .iter()
         .map(|r| r.request.max_tokens.unwrap_or(0) as u64)
         .sum();
-    let admitted = match call_limits(
-        &stub,
-        &LimitsCall::Admit {
-            limits: limits.clone(),
-            worst_case_pico: worst_pico,
-            estimated_tokens,
-        },
+    // A batch is admitted alone: its worst case is many calls', and it settles at once.
+    let settlement = match admit(
+        env,
+        token,
+        limits_config(client),
+        worst_pico,
+        estimated_tokens,
+        true,
     )
     .await
     {
-        Ok(reply) => reply,
-        Err(_) => {
-            return respond::error(
-                FORMAT,
-                &Error::new(
-                    ErrorKind::ServerError,
-                    "the limits store did not answer; the batch was not sent",
-                ),
-                headers,
-            )
-        }
-    };
-    if let Some(error) = admitted.refusal_error() {
-        return respond::error(FORMAT, &error, headers);
-    }
-    let settlement = Settlement {
-        stub,
-        limits,
-        admitted,
+        Ok(settlement) => settlement,
+        Err(error) => return respond::error(FORMAT, &error, headers),
     };
     let config = gw.config.upstream(provider).provider_config(0);
     match batch::submit(&FetchTransport, provider, &config, &requests).await {

@@ -1,5 +1,7 @@
 //! Request handling: CORS, authentication, limits, then the call, answered in the route's own
 //! format. Bad input is always a 4xx in that format, never a 500.
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Result, Stub};
@@ -8,17 +10,38 @@ use super::batches;
 use super::gateway::{gateway, CoreClient, Gateway};
 use super::respond;
 use super::stream;
+use crate::core::budget::Alert;
 use crate::core::client::{CallOptions, ChatOutcome};
 use crate::core::cost::cost_for_model;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::gateway::access::{self, Cors};
 use crate::core::gateway::config::ClientSpec;
 use crate::core::gateway::format::ApiFormat;
-use crate::core::gateway::limits::{ClientLimitsConfig, LimitsCall, LimitsReply};
+use crate::core::gateway::limits::{
+    ClientLimitsConfig, LeaseHolder, LimitsCall, LimitsOutcome, LimitsReply, LocalAdmission,
+    LEASE_WINDOW_MS,
+};
 use crate::core::gateway::plan::{plan, Plan};
 use crate::core::model::{ResponseFormat, Usage};
 use crate::core::policy::{Attempt, AttemptOutcome};
+use crate::core::runtime::Clock;
 use crate::core::usage::{Cost, Fallback, Outcome, UsageRecord};
+use crate::web::JsClock;
+
+/// How often an isolate reports what its open leases spent, so spend shows up soon.
+const FLUSH_INTERVAL_MS: u64 = 1_000;
+/// How long a flush timer runs at most: past the window of any lease open when it starts (a
+/// `wait_until` lasts about 30 s after the response).
+const FLUSH_TIMER_MS: u64 = LEASE_WINDOW_MS + 2 * FLUSH_INTERVAL_MS;
+
+thread_local! {
+    /// The isolate's leases, by client (see `core::gateway::limits`).
+    static LEASES: RefCell<HashMap<u64, LeaseHolder>> = RefCell::new(HashMap::new());
+}
+
+fn with_leases<T>(key: u64, f: impl FnOnce(&mut LeaseHolder) -> T) -> T {
+    LEASES.with(|leases| f(leases.borrow_mut().entry(key).or_default()))
+}
 
 /// The route a path belongs to, which decides the error format.
 fn format_for_path(path: &str) -> ApiFormat {
@@ -75,16 +98,24 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Result<Response> {
         },
         (Method::Get, "/v1/llm-edge/spend") => match authenticate(&req, &gw) {
             Ok((token, client)) => {
-                let stub = limits_stub(&env, &token)?;
-                match call_limits(
-                    &stub,
-                    &LimitsCall::Spend {
-                        limits: limits_config(&client),
-                    },
-                )
-                .await
-                {
-                    Ok(LimitsReply::Spend { spend }) => {
+                let key = client_key(&token);
+                // This isolate's own reports go first, so its calls show at once.
+                let reports = with_leases(key, |h| h.reports(js_sys::Date::now() as u64));
+                let call = LimitsCall::Spend {
+                    limits: limits_config(&client),
+                    reports: reports.clone(),
+                };
+                let answer = call_limits(&limits_stub(&env, key)?, &call).await;
+                with_leases(key, |h| match &answer {
+                    Ok(_) => h.delivered(&reports),
+                    Err(_) => h.undelivered(&reports),
+                });
+                match answer {
+                    Ok(LimitsReply {
+                        outcome: LimitsOutcome::Spend { spend },
+                        alerts,
+                    }) => {
+                        deliver_alerts(&gw, alerts).await;
                         respond::json(200, serde_json::to_string(&spend)?, headers)
                     }
                     Ok(_) | Err(_) => respond::error(
@@ -169,13 +200,17 @@ fn models_list(gw: &Gateway, client: &ClientSpec) -> String {
     serde_json::json!({ "object": "list", "data": data }).to_string()
 }
 
-/// A Durable Object name per client token that does not reveal the token (FNV-1a 64).
-pub fn limits_stub(env: &Env, token: &str) -> Result<Stub> {
-    let hash = token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+/// A client's key: its token hashed (FNV-1a 64), so that the Durable Object's name and the
+/// isolate's lease table do not reveal it.
+pub fn client_key(token: &str) -> u64 {
+    token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    })
+}
+
+pub fn limits_stub(env: &Env, key: u64) -> Result<Stub> {
     env.durable_object("CLIENT_LIMITS")?
-        .id_from_name(&format!("client-{hash:016x}"))?
+        .id_from_name(&format!("client-{key:016x}"))?
         .get_stub()
 }
 
@@ -188,8 +223,7 @@ pub fn limits_config(client: &ClientSpec) -> ClientLimitsConfig {
 }
 
 pub async fn call_limits(stub: &Stub, call: &LimitsCall) -> Result<LimitsReply> {
-    let init = RequestInit::new();
-    let mut init = init;
+    let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(serde_json::to_string(call)?.into()));
     let request = Request::new_with_init("https://client-limits/", &init)?;
@@ -203,56 +237,183 @@ pub async fn call_limits(stub: &Stub, call: &LimitsCall) -> Result<LimitsReply> 
     response.json().await
 }
 
+/// Logs each budget alert and posts it to the webhook, if one is configured.
+async fn deliver_alerts(gw: &Gateway, alerts: Vec<Alert>) {
+    for alert in alerts {
+        let line = serde_json::json!({ "type": "budget_alert", "alert": alert });
+        worker::console_log!("{line}");
+        if let Some(url) = &gw.config.alert_webhook {
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post)
+                .with_body(Some(line.to_string().into()));
+            if let Ok(request) = Request::new_with_init(url, &init) {
+                let _ = worker::Fetch::Request(request).send().await;
+            }
+        }
+    }
+}
+
+/// Admits a call against the client's limits: under one of the isolate's leases when one has
+/// room (no round trip), else with a new lease from the Durable Object, whose reply also takes
+/// this isolate's pending reports. `single` asks for a lease for this call only.
+pub async fn admit(
+    env: &Env,
+    token: &str,
+    limits: ClientLimitsConfig,
+    worst_case_pico: u64,
+    estimated_tokens: u64,
+    single: bool,
+) -> std::result::Result<Settlement, Error> {
+    let key = client_key(token);
+    let now = js_sys::Date::now() as u64;
+    let local = (!single)
+        .then(|| with_leases(key, |h| h.admit(worst_case_pico, estimated_tokens, now)))
+        .flatten();
+    if let Some(admission) = local {
+        return Ok(Settlement {
+            env: env.clone(),
+            key,
+            limits,
+            admission,
+            alerts: Vec::new(),
+        });
+    }
+    // Leases that cannot admit this call give back what they hold in the same round trip.
+    let reports = with_leases(key, |h| {
+        h.retire_all();
+        h.reports(now)
+    });
+    let call = LimitsCall::Acquire {
+        limits: limits.clone(),
+        worst_case_pico,
+        estimated_tokens,
+        single,
+        reports: reports.clone(),
+    };
+    let unanswered = || {
+        Error::new(
+            ErrorKind::ServerError,
+            "the limits store did not answer; nothing was sent",
+        )
+    };
+    let sent = match limits_stub(env, key) {
+        Ok(stub) => call_limits(&stub, &call).await,
+        Err(error) => Err(error),
+    };
+    let reply = match sent {
+        Ok(reply) => {
+            with_leases(key, |h| h.delivered(&reports));
+            reply
+        }
+        Err(_) => {
+            with_leases(key, |h| h.undelivered(&reports));
+            return Err(unanswered());
+        }
+    };
+    if let Some(error) = reply.refusal_error() {
+        return Err(error);
+    }
+    let LimitsOutcome::Granted { lease } = reply.outcome else {
+        return Err(unanswered());
+    };
+    let admission = with_leases(key, |h| h.hold(lease, worst_case_pico, estimated_tokens));
+    Ok(Settlement {
+        env: env.clone(),
+        key,
+        limits,
+        admission,
+        alerts: reply.alerts,
+    })
+}
+
+/// Sends the reports of a client's leases that say something new, and delivers the alerts.
+async fn flush(env: &Env, gw: &Gateway, key: u64, limits: &ClientLimitsConfig, now_ms: u64) {
+    let reports = with_leases(key, |h| h.reports(now_ms));
+    if reports.is_empty() {
+        return;
+    }
+    let call = LimitsCall::Report {
+        limits: limits.clone(),
+        reports: reports.clone(),
+    };
+    let sent = match limits_stub(env, key) {
+        Ok(stub) => call_limits(&stub, &call).await,
+        Err(error) => Err(error),
+    };
+    match sent {
+        Ok(reply) => {
+            with_leases(key, |h| h.delivered(&reports));
+            deliver_alerts(gw, reply.alerts).await
+        }
+        Err(error) => {
+            with_leases(key, |h| h.undelivered(&reports));
+            worker::console_error!("reporting spend to the limits store failed: {error}")
+        }
+    }
+}
+
 /// What a call settles with the client's limits once it is over.
 pub struct Settlement {
-    pub stub: Stub,
-    pub limits: ClientLimitsConfig,
-    pub admitted: LimitsReply,
+    env: Env,
+    key: u64,
+    limits: ClientLimitsConfig,
+    admission: LocalAdmission,
+    /// Alerts that came with the lease, delivered once the call is over.
+    alerts: Vec<Alert>,
 }
 
 impl Settlement {
-    /// Settles (or releases, when nothing was consumed) and delivers any budget alert.
+    /// Records the call's cost in its lease (nothing when it `consumed` nothing) and delivers
+    /// any budget alert. A lease that is over is closed at once; open ones are reported every
+    /// second by a flush timer that runs past their window, then closes them.
     pub async fn settle(self, gw: &Gateway, cost_pico: u64, tokens: u64, consumed: bool) {
-        let LimitsReply::Admitted {
-            reservation,
-            permit,
-        } = self.admitted
-        else {
+        let Settlement {
+            env,
+            key,
+            limits,
+            admission,
+            alerts,
+        } = self;
+        deliver_alerts(gw, alerts).await;
+        let now = js_sys::Date::now() as u64;
+        let close_now = with_leases(key, |h| {
+            h.finish(&admission, cost_pico, tokens, consumed);
+            h.has_lease_to_close(now)
+        });
+        if close_now {
+            flush(&env, gw, key, &limits, now).await;
+        }
+        // An open lease must be flushed after its window ends even if no call comes after
+        // this one: start a timer unless the latest one outlives the window.
+        let now = js_sys::Date::now() as u64;
+        let timer_until = with_leases(key, |h| {
+            let needed = h.open_until_ms(now)? + FLUSH_INTERVAL_MS;
+            if h.flush_timer_until_ms.is_some_and(|until| until >= needed) {
+                return None;
+            }
+            let until = now + FLUSH_TIMER_MS;
+            h.flush_timer_until_ms = Some(until);
+            Some(until)
+        });
+        let Some(until) = timer_until else {
             return;
         };
-        let call = if consumed {
-            LimitsCall::Settle {
-                limits: self.limits,
-                reservation,
-                permit,
-                actual_pico: cost_pico,
-                actual_tokens: tokens,
-            }
-        } else {
-            LimitsCall::Release {
-                limits: self.limits,
-                reservation,
-                permit,
-            }
-        };
-        match call_limits(&self.stub, &call).await {
-            Ok(LimitsReply::Settled { alerts }) => {
-                for alert in alerts {
-                    let line = serde_json::json!({ "type": "budget_alert", "alert": alert });
-                    worker::console_log!("{line}");
-                    if let Some(url) = &gw.config.alert_webhook {
-                        let mut init = RequestInit::new();
-                        init.with_method(Method::Post)
-                            .with_body(Some(line.to_string().into()));
-                        if let Ok(request) = Request::new_with_init(url, &init) {
-                            let _ = worker::Fetch::Request(request).send().await;
-                        }
-                    }
+        loop {
+            JsClock.sleep(FLUSH_INTERVAL_MS).await;
+            // The same instant for the flush and the check: a lease that the flush saw open
+            // is still open for the check, so the timer does not stop before closing it.
+            let now = js_sys::Date::now() as u64;
+            flush(&env, gw, key, &limits, now).await;
+            let done = with_leases(key, |h| {
+                let done = now >= until || h.open_until_ms(now).is_none();
+                // A later call must start its own timer once this one stops.
+                if done && h.flush_timer_until_ms == Some(until) {
+                    h.flush_timer_until_ms = None;
                 }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                worker::console_error!("settling a call with the limits store failed: {error}")
+                done
+            });
+            if done {
+                break;
             }
         }
     }
@@ -378,29 +539,18 @@ async fn chat(
         Err(error) => return respond::error(format, &error, headers),
     };
     let limits = limits_config(&client);
-    let stub = limits_stub(&env, &token)?;
-    let admit = LimitsCall::Admit {
-        limits: limits.clone(),
-        worst_case_pico: plan.worst_case_pico,
-        estimated_tokens: plan.estimated_tokens,
-    };
-    let admitted = match call_limits(&stub, &admit).await {
-        Ok(reply) => reply,
-        Err(_) => {
-            let error = Error::new(
-                ErrorKind::ServerError,
-                "the limits store did not answer; the request was not sent",
-            );
-            return respond::error(format, &error, headers);
-        }
-    };
-    if let Some(error) = admitted.refusal_error() {
-        return respond::error(format, &error, headers);
-    }
-    let settlement = Settlement {
-        stub,
+    let settlement = match admit(
+        &env,
+        &token,
         limits,
-        admitted,
+        plan.worst_case_pico,
+        plan.estimated_tokens,
+        false,
+    )
+    .await
+    {
+        Ok(settlement) => settlement,
+        Err(error) => return respond::error(format, &error, headers),
     };
     let mut record = UsageRecord::new(started, model_echo.clone(), Outcome::Ok);
     record.client_id = Some(client.name.clone());

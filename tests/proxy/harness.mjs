@@ -18,6 +18,9 @@ export const CLIENTS = {
   "client-token-limited": { name: "limited", dailyBudgetUsd: 100, requestsPerMinute: 3, tokensPerMinute: 100000000, models: ["*"] },
   "client-token-budget": { name: "budget", dailyBudgetUsd: 0.002, requestsPerMinute: 10000, tokensPerMinute: 100000000, models: ["*"] },
   "client-token-screened": { name: "screened", dailyBudgetUsd: 10, requestsPerMinute: 10000, tokensPerMinute: 100000000, models: ["*"], screening: "block" },
+  // Far from their limits: served under leases (see tests/proxy/leases.test.mjs).
+  "client-token-lease-wide": { name: "lease-wide", dailyBudgetUsd: 10, requestsPerMinute: 100000, tokensPerMinute: 1000000000, models: ["*"] },
+  "client-token-lease-tight": { name: "lease-tight", dailyBudgetUsd: 0.01, requestsPerMinute: 100000, tokensPerMinute: 1000000000, models: ["*"] },
   "client-token-haiku-only": { name: "haiku-only", dailyBudgetUsd: 10, requestsPerMinute: 10000, tokensPerMinute: 100000000, models: ["anthropic/claude-haiku-4-5", "auto"] },
 };
 
