@@ -655,8 +655,14 @@ mod tests {
         let no_system: Request =
             serde_json::from_str(r#"{"model":"auto","system":null,"messages":[]}"#).unwrap();
         assert!(no_system.system.is_empty());
-        for content in ["null", "3", "{\"type\":\"text\",\"text\":\"x\"}", "[{\"type\":\"nope\"}]"] {
-            let json = format!(r#"{{"model":"auto","messages":[{{"role":"user","content":{content}}}]}}"#);
+        for content in [
+            "null",
+            "3",
+            "{\"type\":\"text\",\"text\":\"x\"}",
+            "[{\"type\":\"nope\"}]",
+        ] {
+            let json =
+                format!(r#"{{"model":"auto","messages":[{{"role":"user","content":{content}}}]}}"#);
             assert!(serde_json::from_str::<Request>(&json).is_err(), "{content}");
         }
     }
