@@ -176,3 +176,59 @@ impl ResponseAssembler {
         }
     }
 }
+
+/// Appends `text` as a JSON string literal, escaped exactly as serde_json escapes it (quote,
+/// backslash and control characters; `\u00XX` for controls without a short form).
+pub fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    let mut plain_from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let short = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain_from..at]);
+        plain_from = at + 1;
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 0xf)] as char);
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(&text[plain_from..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_json_string;
+
+    #[test]
+    fn json_strings_are_escaped_exactly_like_serde_json() {
+        let mut every_control: String = (0u8..0x20).map(char::from).collect();
+        every_control.push_str("\"\\/\u{7f}é 😀 plain");
+        for text in [
+            "",
+            "plain",
+            "\"",
+            "a\\b",
+            "line\nnext\r\t",
+            &every_control,
+            "ends\u{1f}",
+        ] {
+            let mut out = String::from("x");
+            push_json_string(&mut out, text);
+            assert_eq!(out[1..], serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
+}
