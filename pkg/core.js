@@ -253,7 +253,9 @@ export class Client {
 
 export class ChatStream {
   #handle;
+  /** The events of the last batch from the wasm, delivered from `#next` on. */
   #buffer = [];
+  #next = 0;
   #done = false;
   #unlink;
   #target;
@@ -263,14 +265,30 @@ export class ChatStream {
   constructor(handle, signal) {
     this.#handle = handle;
     // On abort, events already buffered are discarded: the next one is the cancellation.
-    const onAbort = { cancel: () => { this.#buffer = []; handle.cancel(); } };
+    const onAbort = { cancel: () => { this.#buffer = []; this.#next = 0; handle.cancel(); } };
     this.#unlink = linkSignal(signal, onAbort);
     if (signal?.aborted) onAbort.cancel();
   }
 
-  async next() {
-    if (this.#buffer.length > 0) return { value: this.#buffer.shift(), done: false };
-    if (this.#done) return { value: undefined, done: true };
+  next() {
+    // Buffered events are handed out without entering an async function or the wasm: one
+    // already-resolved promise per event is all the iterator protocol needs.
+    if (this.#next < this.#buffer.length) return Promise.resolve({ value: this.#take(), done: false });
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return this.#pull();
+  }
+
+  #take() {
+    const value = this.#buffer[this.#next++];
+    if (this.#next === this.#buffer.length) {
+      this.#buffer = [];
+      this.#next = 0;
+      if (value.type === "finish") this.#finish();
+    }
+    return value;
+  }
+
+  async #pull() {
     let batch;
     try {
       batch = await this.#handle.next();
@@ -286,15 +304,14 @@ export class ChatStream {
       return { value: undefined, done: true };
     }
     this.#buffer = JSON.parse(batch);
+    this.#next = 0;
     const finish = this.#buffer.find((event) => event.type === "finish");
     if (finish) {
       this.#target = finish.target ?? undefined;
       this.#attempts = finish.attempts;
       this.#finishEvent = finish;
     }
-    const value = this.#buffer.shift();
-    if (value.type === "finish" && this.#buffer.length === 0) this.#finish();
-    return { value, done: false };
+    return { value: this.#take(), done: false };
   }
 
   /** `provider/model` of the target that served the stream, once it has finished. */

@@ -14,7 +14,7 @@ mkdir -p "$OUT"
 CARGO_TARGET_DIR=$TARGET cargo build --lib --release --target wasm32-unknown-unknown --no-default-features --features js
 wasm-bindgen "$TARGET/wasm32-unknown-unknown/release/llm_edge.wasm" --out-dir "$OUT" --out-name llm_edge --target web --no-typescript
 # -g keeps the name section, so twiggy can attribute every function; the code is what -Oz ships.
-node_modules/.bin/wasm-opt -Oz -g --enable-bulk-memory --enable-nontrapping-float-to-int \
+node_modules/.bin/wasm-opt -Oz -Oz -g --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals "$OUT/llm_edge_bg.wasm" -o "$OUT/llm_edge_bg.named.wasm"
 twiggy top -n 1000000 --format json "$OUT/llm_edge_bg.named.wasm" > "$OUT/top.json"
 node bench/size/wasm-breakdown.mjs "$OUT/top.json" "$OUT/llm_edge_bg.named.wasm" | tee bench/results/wasm-size.md

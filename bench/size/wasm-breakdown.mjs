@@ -100,7 +100,7 @@ const pct = (n) => ((100 * n) / shippedTotal).toFixed(1);
 const short = (name) => (name.length > 90 ? name.slice(0, 87) + "..." : name).replace(/\|/g, "\\|");
 const L = [];
 L.push(`# What the npm package's wasm is made of`, "");
-L.push(`Built by bench/size/analyze-wasm.sh on ${new Date().toISOString()}: release, feature js, wasm-bindgen, wasm-opt -Oz with names kept (-g). ${kb(total)} KB with the name section, ${kb(shippedTotal)} KB without (the shipped code and data); the whole file gzip'd: ${kb(gzipSync(wasm, { level: 9 }).length)} KB (names included).`, "");
+L.push(`Built by bench/size/analyze-wasm.sh on ${new Date().toISOString()}: release, feature js with SIMD, wasm-bindgen, wasm-opt -Oz -Oz with names kept (-g). ${kb(total)} KB with the name section, ${kb(shippedTotal)} KB without (the shipped code and data); the whole file gzip'd: ${kb(gzipSync(wasm, { level: 9 }).length)} KB (names included).`, "");
 L.push("By crate (a trait impl counts under its type's crate, so serde-derived code of llm-edge's types counts as llm_edge; generic code monomorphised inside serde_json counts as serde_json):", "");
 L.push("| crate | KB | % | items | largest items |", "|---|---:|---:|---:|---|");
 for (const [crate, c] of [...byCrate.entries()].sort((a, b) => b[1].size - a[1].size).slice(0, 20)) {

@@ -176,3 +176,168 @@ impl ResponseAssembler {
         }
     }
 }
+
+/// Appends the JSON of the events a stream sends most (deltas and cumulative usage), exactly as
+/// serde writes them, and returns true; returns false for the other events. Written by hand
+/// because serde's tagged-enum path and its String per event cost more than decoding the event.
+pub fn push_frequent_event_json(out: &mut String, event: &StreamEvent) -> bool {
+    match event {
+        StreamEvent::TextDelta { text } => {
+            out.push_str(r#"{"type":"text-delta","text":"#);
+            push_json_string(out, text);
+        }
+        StreamEvent::ReasoningDelta { text } => {
+            out.push_str(r#"{"type":"reasoning-delta","text":"#);
+            push_json_string(out, text);
+        }
+        StreamEvent::ToolCallDelta {
+            index,
+            arguments_delta,
+        } => {
+            out.push_str(r#"{"type":"tool-call-delta","index":"#);
+            push_json_number(out, Some(u64::from(*index)));
+            out.push_str(r#","argumentsDelta":"#);
+            push_json_string(out, arguments_delta);
+        }
+        StreamEvent::Usage { usage } => {
+            out.push_str(r#"{"type":"usage","usage":{"inputTokens":"#);
+            push_json_number(out, usage.input_tokens);
+            out.push_str(r#","cacheReadTokens":"#);
+            push_json_number(out, usage.cache_read_tokens);
+            out.push_str(r#","cacheWrite5mTokens":"#);
+            push_json_number(out, usage.cache_write_5m_tokens);
+            out.push_str(r#","cacheWrite1hTokens":"#);
+            push_json_number(out, usage.cache_write_1h_tokens);
+            out.push_str(r#","outputTokens":"#);
+            push_json_number(out, usage.output_tokens);
+            out.push_str(r#","reasoningTokens":"#);
+            push_json_number(out, usage.reasoning_tokens);
+            out.push('}');
+        }
+        _ => return false,
+    }
+    out.push('}');
+    true
+}
+
+/// Appends a count, or `null` when it is unknown.
+fn push_json_number(out: &mut String, value: Option<u64>) {
+    let Some(mut value) = value else {
+        out.push_str("null");
+        return;
+    };
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// Appends `text` as a JSON string literal, escaped exactly as serde_json escapes it (quote,
+/// backslash and control characters; `\u00XX` for controls without a short form).
+pub fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    let mut plain_from = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let short = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain_from..at]);
+        plain_from = at + 1;
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 0xf)] as char);
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(&text[plain_from..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{push_frequent_event_json, push_json_string, StreamEvent};
+    use crate::core::model::Usage;
+
+    #[test]
+    fn json_strings_are_escaped_exactly_like_serde_json() {
+        let mut every_control: String = (0u8..0x20).map(char::from).collect();
+        every_control.push_str("\"\\/\u{7f}é 😀 plain");
+        for text in [
+            "",
+            "plain",
+            "\"",
+            "a\\b",
+            "line\nnext\r\t",
+            &every_control,
+            "ends\u{1f}",
+        ] {
+            let mut out = String::from("x");
+            push_json_string(&mut out, text);
+            assert_eq!(out[1..], serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn frequent_events_are_written_exactly_like_serde_json() {
+        let usage = Usage {
+            input_tokens: Some(0),
+            cache_read_tokens: None,
+            cache_write_5m_tokens: Some(7),
+            cache_write_1h_tokens: None,
+            output_tokens: Some(u64::MAX),
+            reasoning_tokens: Some(1234567890),
+        };
+        let frequent = [
+            StreamEvent::TextDelta {
+                text: "Hi \"there\"\n".into(),
+            },
+            StreamEvent::ReasoningDelta {
+                text: "\u{1}é".into(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: 0,
+                arguments_delta: "{\"a\":".into(),
+            },
+            StreamEvent::ToolCallDelta {
+                index: u32::MAX,
+                arguments_delta: String::new(),
+            },
+            StreamEvent::Usage { usage },
+            StreamEvent::Usage {
+                usage: Usage::default(),
+            },
+        ];
+        for event in &frequent {
+            let mut out = String::new();
+            assert!(push_frequent_event_json(&mut out, event));
+            assert_eq!(out, serde_json::to_string(event).unwrap());
+        }
+        let start = StreamEvent::Start {
+            id: None,
+            model: None,
+        };
+        let mut out = String::new();
+        assert!(!push_frequent_event_json(&mut out, &start));
+        assert!(out.is_empty());
+    }
+}

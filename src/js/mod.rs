@@ -16,7 +16,7 @@ use crate::core::client::{
 };
 use crate::core::cost::{CostBreakdown, MonthlyUsagePlan, Picodollars};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::event::StreamEvent;
+use crate::core::event::{push_frequent_event_json, StreamEvent};
 use crate::core::http::Headers;
 use crate::core::model::{
     FinishKind, ModelRef, Provider, Request, ResponseFormat, ToolCall, Usage, Warning,
@@ -685,12 +685,18 @@ async fn read_to_end(stream: &mut CoreStream) {
     while let Some(Ok(_)) = stream.next().await {}
 }
 
-/// A batch of events as a JSON array; `stream` (once ended) completes the `finish` event.
+/// A batch of events as a JSON array; `stream` (once ended) completes the `finish` event. The
+/// deltas and usage updates, nearly every event of a stream, are written by hand into the one
+/// buffer: serde's per-event string cost more than the decoding of the event.
 fn events_json(events: &[StreamEvent], stream: Option<&CoreStream>) -> String {
-    let mut json = String::from("[");
+    let mut json = String::with_capacity(64 * events.len() + 2);
+    json.push('[');
     for event in events {
         if json.len() > 1 {
             json.push(',');
+        }
+        if push_frequent_event_json(&mut json, event) {
+            continue;
         }
         let js = match (event, stream) {
             (StreamEvent::Finish { reason, usage }, Some(stream)) => JsEvent::Finish {

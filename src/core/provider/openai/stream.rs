@@ -264,6 +264,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn delta_content_is_read_as_a_string_or_as_text_parts() {
+        let mut decoder = StreamDecoder::default();
+        let mut out = Vec::new();
+        for chunk in [
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"Hel"}}]}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":[{"type":"text","text":"lo"},{"type":"x"}]}}]}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":null}}]}"#,
+        ] {
+            decoder.on_event(&data(chunk), &mut out).unwrap();
+        }
+        let text: String = out
+            .iter()
+            .filter_map(|event| match event {
+                StreamEvent::TextDelta { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, "Hello");
+        let number = r#"{"id":"c","choices":[{"index":0,"delta":{"content":3}}]}"#;
+        let err = decoder.on_event(&data(number), &mut out).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    }
+
     // The decoder itself attaches the usage (StreamParser would add it too, hiding a miss).
     #[test]
     fn its_own_errors_carry_the_usage_seen() {
