@@ -707,6 +707,7 @@ export type StreamEvent =
   | { type: "tool-call-start"; index: number; id: string; name: string }
   | { type: "tool-call-delta"; index: number; argumentsDelta: string }
   | { type: "tool-call-end"; index: number; id: string; name: string; arguments: JsonValue; signature?: string }
+  /** The running usage total; several updates arriving in one network chunk come as one. */
   | { type: "usage"; usage: Usage }
   | {
       type: "finish";

@@ -273,6 +273,31 @@ pub fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
+/// Folds the `Usage` events of one batch (events delivered together) into one, at the place of
+/// the last: each is a running total, so the merged one says what the last said, plus any
+/// count only an earlier one reported (Anthropic sends input and output counts apart). Gemini
+/// reports usage with every chunk; this halves the events a long Gemini stream hands to JS.
+pub fn coalesce_usage(events: &mut Vec<StreamEvent>) {
+    let Some(last) = events
+        .iter()
+        .rposition(|e| matches!(e, StreamEvent::Usage { .. }))
+    else {
+        return;
+    };
+    let mut merged = Usage::default();
+    for event in &events[..=last] {
+        if let StreamEvent::Usage { usage } = event {
+            merged.merge(usage);
+        }
+    }
+    events[last] = StreamEvent::Usage { usage: merged };
+    let mut index = 0;
+    events.retain(|e| {
+        index += 1;
+        index - 1 == last || !matches!(e, StreamEvent::Usage { .. })
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::{push_frequent_event_json, push_json_string, StreamEvent};
@@ -339,5 +364,34 @@ mod tests {
         let mut out = String::new();
         assert!(!push_frequent_event_json(&mut out, &start));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn usage_events_of_a_batch_fold_into_the_last_keeping_every_count() {
+        use super::coalesce_usage;
+        let usage = |input: Option<u64>, output: Option<u64>| StreamEvent::Usage {
+            usage: Usage {
+                input_tokens: input,
+                output_tokens: output,
+                ..Usage::default()
+            },
+        };
+        let text = |t: &str| StreamEvent::TextDelta { text: t.into() };
+        let mut events = vec![
+            usage(Some(12), None),
+            text("a"),
+            usage(None, Some(1)),
+            text("b"),
+            usage(None, Some(2)),
+            text("c"),
+        ];
+        coalesce_usage(&mut events);
+        assert_eq!(
+            events,
+            vec![text("a"), text("b"), usage(Some(12), Some(2)), text("c")]
+        );
+        let mut none = vec![text("a")];
+        coalesce_usage(&mut none);
+        assert_eq!(none, vec![text("a")]);
     }
 }

@@ -16,7 +16,7 @@ use crate::core::client::{
 };
 use crate::core::cost::{CostBreakdown, MonthlyUsagePlan, Picodollars};
 use crate::core::error::{Error, ErrorKind};
-use crate::core::event::{push_frequent_event_json, StreamEvent};
+use crate::core::event::{coalesce_usage, push_frequent_event_json, StreamEvent};
 use crate::core::http::Headers;
 use crate::core::model::{
     FinishKind, ModelRef, Provider, Request, ResponseFormat, ToolCall, Usage, Warning,
@@ -652,6 +652,7 @@ impl WasmStream {
             while let Some(event) = stream.next_ready() {
                 events.push(event);
             }
+            coalesce_usage(&mut events);
             let ended = events
                 .iter()
                 .any(|event| matches!(event, StreamEvent::Finish { .. }));
