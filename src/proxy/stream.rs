@@ -4,24 +4,25 @@
 //! failed mid-way, which the client sees as an error event in the route's format, timed out,
 //! or cancelled because the client went away) its usage is settled and logged once.
 //!
-//! After the first event the runtime drives the body, not Rust: the upstream `ReadableStream`
-//! is piped by workerd into a `TransformStream` whose `transform` is one synchronous wasm call
-//! per chunk (the core decodes the chunk in push mode, its events are encoded in the route's
-//! format and enqueued as one chunk). Pulling each chunk through a future on either side (a
-//! promise per read, a promise per write) cost about three times as much per event; see
-//! bench/README.md. How the pipe ends tells how the stream ended: it resolves after `flush`
-//! (the upstream finished); it rejects when the upstream broke (the source is then errored)
-//! or when the client went away (the pipe then cancelled the source, which is closed).
+//! After the first event no Rust future runs per chunk: each upstream `read()` resolves into
+//! one synchronous wasm callback (the core decodes the chunk in push mode, its events are
+//! encoded in the route's format) that writes one chunk into workerd's
+//! `IdentityTransformStream`, whose readable side workerd sends to the client natively, and
+//! starts the next read (after the writer's `ready` when the client is slower than the
+//! upstream). A future per read and a promise per pulled write cost about a third more per
+//! event; a `TransformStream` fed by `pipeTo` more than this loop (bench/README.md). The
+//! writer's `closed` rejecting means the client went away; a rejected read, that the upstream
+//! broke. The call's deadlines run on one timer per deadline, not per chunk.
 use std::cell::RefCell;
+use std::future::poll_fn;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 
-use js_sys::Uint8Array;
+use js_sys::{Function, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    ReadableStream, ReadableStreamDefaultReader, StreamPipeOptions, TransformStream,
-    TransformStreamDefaultController, Transformer,
+    ReadableStream, ReadableStreamDefaultReader, WritableStream, WritableStreamDefaultWriter,
 };
 use worker::{Context, Headers, Response, ResponseBody, Result};
 
@@ -40,15 +41,35 @@ use crate::core::model::Usage;
 use crate::core::policy::Attempt;
 use crate::core::runtime::with_deadline;
 use crate::core::usage::{Cost, Outcome, UsageRecord};
-use crate::web::{AbortOnDrop, FetchBody, FetchTransport, JsClock};
+use crate::web::{FetchBody, FetchTransport, JsClock};
 
 type CoreStream = ChatStream<FetchTransport, JsClock>;
 
-/// `stream.getReader()`, an error when it is locked (web-sys's binding would trap instead).
-fn try_get_reader(stream: &ReadableStream) -> std::result::Result<JsValue, JsValue> {
-    let get_reader: js_sys::Function =
-        js_sys::Reflect::get(stream, &JsValue::from_str("getReader"))?.dyn_into()?;
-    get_reader.call0(stream)
+#[wasm_bindgen]
+extern "C" {
+    /// workerd's byte stream: what is written to its writable side, workerd sends from its
+    /// readable side natively.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type IdentityTransformStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> std::result::Result<IdentityTransformStream, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn readable(this: &IdentityTransformStream) -> ReadableStream;
+    #[wasm_bindgen(method, getter)]
+    fn writable(this: &IdentityTransformStream) -> WritableStream;
+
+    /// A promise, for `then` with the loop's functions (js-sys's `then` takes closures).
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type Thenable;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_with(this: &Thenable, resolved: &Function, rejected: &Function) -> Promise;
+}
+
+/// `promise.then(resolved, rejected)`.
+fn on_settled(promise: &Promise, resolved: &Function, rejected: &Function) {
+    let _ = promise
+        .unchecked_ref::<Thenable>()
+        .then_with(resolved, rejected);
 }
 
 /// How a stream ended, as far as billing cares.
@@ -63,19 +84,31 @@ struct Ending {
     first_content_ms: Option<u64>,
 }
 
-/// One streamed answer: the core's stream in push mode and what the client was sent.
+/// The read loop's callbacks, as JS functions (the closures behind them live in `Hooks`).
+struct Callbacks {
+    on_read: Function,
+    on_read_error: Function,
+    on_ready: Function,
+    ignore: Function,
+}
+
+/// One streamed answer: the core's stream in push mode, the upstream reader, the client's
+/// writer, and what the client was sent.
 struct Session {
     stream: CoreStream,
     encoder: StreamEncoder,
-    /// Encoded text not yet enqueued (one buffer, reused for every chunk).
+    /// Encoded text not yet written (one buffer, reused for every chunk).
     out: String,
     delivered_text: String,
     usage: Usage,
     first_content_ms: Option<u64>,
     /// Set once the stream has ended: whether it finished, and its outcome.
     ended: Option<(bool, Outcome)>,
-    /// The response body's controller, once the transform started.
-    controller: Option<TransformStreamDefaultController>,
+    /// Wakes the task that settles the call once the stream has ended.
+    waker: Option<Waker>,
+    upstream: Option<ReadableStreamDefaultReader>,
+    writer: Option<WritableStreamDefaultWriter>,
+    callbacks: Option<Callbacks>,
 }
 
 impl Session {
@@ -114,21 +147,75 @@ impl Session {
         }
     }
 
-    /// Enqueues what was encoded as one chunk, and closes the body once the stream has ended.
-    fn send(&mut self, controller: &TransformStreamDefaultController) {
+    /// Writes what was encoded as one chunk; once the stream has ended, closes the body, stops
+    /// reading the upstream and wakes the settlement. Otherwise reads on.
+    fn send(&mut self) {
+        let (Some(writer), Some(callbacks)) = (&self.writer, &self.callbacks) else {
+            return;
+        };
         if !self.out.is_empty() {
             let chunk = Uint8Array::from(self.out.as_bytes());
             self.out.clear();
-            // Fails only when the client has gone; the pipe's end then says so.
-            let _ = controller.enqueue_with_chunk(&chunk);
+            // Fails only when the client has gone, which `closed` reports.
+            let written = writer.write_with_chunk(&chunk);
+            on_settled(&written, &callbacks.ignore, &callbacks.ignore);
         }
-        if self.ended.is_some() {
-            // Closes the body; the pipe then cancels the upstream.
-            controller.terminate();
+        if self.ended.is_none() {
+            // Read on now, or once the client has taken what was written.
+            match writer.desired_size() {
+                Ok(Some(room)) if room > 0.0 => self.read_next(),
+                _ => {
+                    on_settled(&writer.ready(), &callbacks.on_ready, &callbacks.ignore);
+                }
+            }
+            return;
+        }
+        on_settled(&writer.close(), &callbacks.ignore, &callbacks.ignore);
+        self.stop();
+    }
+
+    fn read_next(&self) {
+        if let (Some(upstream), Some(callbacks)) = (&self.upstream, &self.callbacks) {
+            on_settled(
+                &upstream.read(),
+                &callbacks.on_read,
+                &callbacks.on_read_error,
+            );
         }
     }
 
-    /// The upstream broke, timed out or the client went away; no-op once the stream has ended.
+    /// The stream has ended: the upstream is cancelled (a no-op once it has finished) and the
+    /// settlement woken.
+    fn stop(&mut self) {
+        if let (Some(upstream), Some(callbacks)) = (self.upstream.take(), &self.callbacks) {
+            on_settled(&upstream.cancel(), &callbacks.ignore, &callbacks.ignore);
+        }
+        self.writer = None;
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// A read resolved: the next chunk, or the end of the body.
+    fn on_read(&mut self, result: &JsValue) {
+        if self.ended.is_some() {
+            return;
+        }
+        let done = Reflect::get(result, &JsValue::from_str("done")).map_or(true, |v| v.is_truthy());
+        if done {
+            self.stream.push_end();
+            self.drain();
+            // The upstream closed without a terminal event and without an error: as when pulling.
+            self.end(true, Outcome::Ok);
+        } else if let Ok(chunk) = Reflect::get(result, &JsValue::from_str("value")) {
+            let bytes = chunk.unchecked_into::<Uint8Array>().to_vec();
+            self.stream.push_chunk(&bytes);
+            self.drain();
+        }
+        self.send();
+    }
+
+    /// The upstream broke (or, with `None`, the client went away).
     fn end_early(&mut self, error: Option<Error>) {
         if self.ended.is_some() {
             return;
@@ -137,11 +224,12 @@ impl Session {
             Some(error) => {
                 self.stream.push_failure(error);
                 self.drain();
-                if let Some(controller) = self.controller.clone() {
-                    self.send(&controller);
-                }
+                self.send();
             }
-            None => self.end(false, Outcome::Cancelled),
+            None => {
+                self.end(false, Outcome::Cancelled);
+                self.stop();
+            }
         }
     }
 
@@ -162,116 +250,82 @@ impl Session {
     }
 }
 
-/// The transform's hooks. They live until the pipe is over (JS may call them until then).
+fn network_error(reason: &JsValue) -> Error {
+    let detail = reason
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|| "unknown error".to_string());
+    Error::new(
+        ErrorKind::Network,
+        format!("the connection broke while reading the body: {detail}"),
+    )
+}
+
+/// The read loop's closures. They live until the stream has ended and its promises settled.
 struct Hooks {
-    _start: Closure<dyn FnMut(TransformStreamDefaultController)>,
-    _transform: Closure<dyn FnMut(JsValue, TransformStreamDefaultController)>,
-    _flush: Closure<dyn FnMut(TransformStreamDefaultController)>,
+    _closures: Vec<Closure<dyn FnMut(JsValue)>>,
 }
 
-/// The response body: a `TransformStream` decoding and re-encoding each chunk synchronously.
-fn transform_stream(session: &Rc<RefCell<Session>>) -> Result<(TransformStream, Hooks)> {
-    let on_start = session.clone();
-    let start =
-        Closure::<dyn FnMut(_)>::new(move |controller: TransformStreamDefaultController| {
-            let mut session = on_start.borrow_mut();
-            // The first event (and what came with it) goes out as soon as the body is read.
-            session.send(&controller);
-            session.controller = Some(controller);
-        });
-    let on_chunk = session.clone();
-    let transform = Closure::<dyn FnMut(_, _)>::new(
-        move |chunk: JsValue, controller: TransformStreamDefaultController| {
-            let mut session = on_chunk.borrow_mut();
-            if session.ended.is_some() {
-                return;
-            }
-            let bytes = chunk.unchecked_into::<Uint8Array>().to_vec();
-            session.stream.push_chunk(&bytes);
-            session.drain();
-            session.send(&controller);
-        },
-    );
-    let on_flush = session.clone();
-    let flush =
-        Closure::<dyn FnMut(_)>::new(move |controller: TransformStreamDefaultController| {
-            let mut session = on_flush.borrow_mut();
-            if session.ended.is_some() {
-                return;
-            }
-            session.stream.push_end();
-            session.drain();
-            // The upstream closed without a terminal event and without an error: as when pulling.
-            session.end(true, Outcome::Ok);
-            session.send(&controller);
-        });
-    let transformer = Transformer::new();
-    transformer.set_start(start.as_ref().unchecked_ref());
-    transformer.set_transform(transform.as_ref().unchecked_ref());
-    transformer.set_flush(flush.as_ref().unchecked_ref());
-    let stream = TransformStream::new_with_transformer(&transformer)?;
-    let hooks = Hooks {
-        _start: start,
-        _transform: transform,
-        _flush: flush,
+/// Starts the loop: the first chunk is written at once, then the upstream is read.
+fn start_loop(session: &Rc<RefCell<Session>>, writer: &WritableStreamDefaultWriter) -> Hooks {
+    let hook = |f: fn(&mut Session, JsValue)| {
+        let session = session.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |value: JsValue| {
+            f(&mut session.borrow_mut(), value)
+        })
     };
-    Ok((stream, hooks))
-}
-
-/// Waits for the pipe to end, enforcing the call's deadlines meanwhile (one timer per
-/// deadline, not per chunk), and records in the session how the stream ended.
-async fn watch(
-    session: &RefCell<Session>,
-    pipe: JsFuture,
-    upstream: ReadableStream,
-    abort: AbortOnDrop,
-) {
-    let mut pipe = pipe;
-    let mut abort = Some(abort);
-    let piped = loop {
-        let deadline = session.borrow().stream.push_deadline_ms();
-        if let Some(piped) = with_deadline(&JsClock, deadline, &mut pipe).await {
-            break piped;
+    let on_read = hook(|s, result| s.on_read(&result));
+    let on_read_error = hook(|s, reason| s.end_early(Some(network_error(&reason))));
+    let on_ready = hook(|s, _| {
+        if s.ended.is_none() {
+            s.read_next();
         }
-        let mut session = session.borrow_mut();
-        if session.ended.is_none() && session.stream.push_check_deadline() {
-            session.drain();
-            if let Some(controller) = session.controller.clone() {
-                session.send(&controller);
-            }
-            // Aborting the fetch errors the upstream, which ends the pipe.
-            abort.take();
-        }
-    };
-    if session.borrow().ended.is_some() {
-        return;
-    }
-    // The upstream did not finish (that goes through `flush`), nor did a deadline pass: it
-    // broke or the client went away. The pipe has released the upstream: errored means it
-    // broke; closed, that the pipe cancelled it because the body was cancelled (workerd then
-    // resolves the pipe rather than rejecting it).
-    let broke = match try_get_reader(&upstream) {
-        Ok(reader) => JsFuture::from(
-            reader
-                .unchecked_into::<ReadableStreamDefaultReader>()
-                .closed(),
-        )
-        .await
-        .is_err(),
-        Err(_) => false,
-    };
-    let reason = piped.err().unwrap_or(JsValue::UNDEFINED);
-    let error = broke.then(|| {
-        let detail = reason
-            .dyn_ref::<js_sys::Error>()
-            .map(|e| String::from(e.message()))
-            .unwrap_or_else(|| "unknown error".to_string());
-        Error::new(
-            ErrorKind::Network,
-            format!("the connection broke while reading the body: {detail}"),
-        )
     });
-    session.borrow_mut().end_early(error);
+    let on_closed_error = hook(|s, _| s.end_early(None));
+    let ignore = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
+    let function = |c: &Closure<dyn FnMut(JsValue)>| c.as_ref().unchecked_ref::<Function>().clone();
+    {
+        let mut s = session.borrow_mut();
+        s.callbacks = Some(Callbacks {
+            on_read: function(&on_read),
+            on_read_error: function(&on_read_error),
+            on_ready: function(&on_ready),
+            ignore: function(&ignore),
+        });
+        on_settled(
+            &writer.closed(),
+            &function(&ignore),
+            &function(&on_closed_error),
+        );
+        s.send();
+    }
+    Hooks {
+        _closures: vec![on_read, on_read_error, on_ready, on_closed_error, ignore],
+    }
+}
+
+/// Waits for the stream to end, enforcing the call's deadlines meanwhile (one timer per
+/// deadline, not per chunk).
+async fn watch(session: &RefCell<Session>) {
+    loop {
+        let deadline = session.borrow().stream.push_deadline_ms();
+        let ended = poll_fn(|cx| {
+            let mut s = session.borrow_mut();
+            if s.ended.is_some() {
+                return Poll::Ready(());
+            }
+            s.waker = Some(cx.waker().clone());
+            Poll::Pending
+        });
+        if with_deadline(&JsClock, deadline, ended).await.is_some() {
+            return;
+        }
+        let mut s = session.borrow_mut();
+        if s.ended.is_none() && s.stream.push_check_deadline() {
+            s.drain();
+            s.send();
+        }
+    }
 }
 
 async fn first_event(
@@ -337,7 +391,7 @@ pub async fn respond(
     )?;
     headers.set("content-type", "text/event-stream; charset=utf-8")?;
     headers.set("cache-control", "no-cache")?;
-    let upstream = chat_stream.take_body().and_then(FetchBody::into_stream);
+    let upstream = chat_stream.take_body().and_then(FetchBody::into_reader);
     let mut session = Session {
         encoder: format.stream_encoder(&model_echo, now_s, include_usage, ""),
         stream: chat_stream,
@@ -346,12 +400,15 @@ pub async fn respond(
         usage: Usage::default(),
         first_content_ms: None,
         ended: None,
-        controller: None,
+        waker: None,
+        upstream: None,
+        writer: None,
+        callbacks: None,
     };
     session.encode(&first);
     session.drain();
 
-    let upstream = match upstream {
+    let (upstream, abort) = match upstream {
         Some(upstream) if session.ended.is_none() => upstream,
         // Everything is decoded already: a short answer, or one replayed from the cache.
         // (Dropping the upstream, if any, aborts its fetch.)
@@ -363,22 +420,23 @@ pub async fn respond(
             return Ok(Response::from_bytes(body)?.with_headers(headers));
         }
     };
-    let (upstream, abort) = upstream;
+    let body = IdentityTransformStream::new()?;
+    let writer = body.writable().get_writer()?;
+    session.upstream = Some(upstream);
+    session.writer = Some(writer.clone());
     let session = Rc::new(RefCell::new(session));
-    let (transform, hooks) = transform_stream(&session)?;
-    let options = StreamPipeOptions::new();
-    // An upstream failure must not error the body: the error event still has to go out.
-    options.set_prevent_abort(true);
-    let pipe = JsFuture::from(upstream.pipe_to_with_options(&transform.writable(), &options));
-    let body = transform.readable();
+    let hooks = start_loop(&session, &writer);
     ctx.wait_until(async move {
-        watch(&session, pipe, upstream, abort).await;
-        // The pipe is over: JS calls no hook any more.
-        drop(hooks);
+        watch(&session).await;
+        // Aborting the fetch (a no-op once it has finished) ends a read still pending.
+        drop(abort);
         let ending = session.borrow_mut().take_ending();
         settle(gw, plan, settlement, record, ending).await;
+        // Promises of the loop may still settle (a write the client never took): keep their
+        // callbacks alive until the call is over, then release them.
+        drop(hooks);
     });
-    Ok(Response::from_body(ResponseBody::Stream(body))?.with_headers(headers))
+    Ok(Response::from_body(ResponseBody::Stream(body.readable()))?.with_headers(headers))
 }
 
 /// Logs the call's record and settles it with the client's limits.

@@ -39,14 +39,12 @@ pub struct FetchBody {
 
 #[cfg(feature = "proxy")]
 impl FetchBody {
-    /// The rest of the body as the runtime's own stream, for a host to pipe natively instead of
-    /// reading it chunk by chunk from Rust, and the guard that aborts the request when dropped
-    /// (the pipe also cancels it when its destination goes away). `None` once it has ended.
-    pub fn into_stream(self) -> Option<(ReadableStream, AbortOnDrop)> {
-        let (stream, reader) = self.body?;
-        // No read is pending (reads are awaited one at a time), so the lock can be released.
-        reader.release_lock();
-        Some((stream, self.abort))
+    /// The rest of the body's reader, for a host that reads it with callbacks instead of one
+    /// future per chunk, and the guard that aborts the request when dropped. `None` once it
+    /// has ended.
+    pub fn into_reader(self) -> Option<(ReadableStreamDefaultReader, AbortOnDrop)> {
+        let (_, reader) = self.body?;
+        Some((reader, self.abort))
     }
 }
 

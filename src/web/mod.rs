@@ -3,5 +3,5 @@
 mod fetch;
 
 #[cfg(feature = "proxy")]
-pub use fetch::{AbortOnDrop, FetchBody};
+pub use fetch::FetchBody;
 pub use fetch::{FetchTransport, JsClock};
