@@ -1117,6 +1117,13 @@ enum StreamState<B> {
         parser: Box<StreamParser>,
         limits: AttemptLimits,
     },
+    /// Committed, with the body handed to the caller, who pushes its chunks (push mode).
+    Pushed {
+        parser: Box<StreamParser>,
+        limits: AttemptLimits,
+        /// When the last chunk arrived (for the idle timeout; only kept when one is set).
+        last_chunk_ms: u64,
+    },
     Done,
 }
 
@@ -1258,15 +1265,128 @@ where
             match self.advance().await {
                 Ok(true) => continue,
                 Ok(false) => return None,
-                Err(error) => {
-                    // Dropping the state drops the body, which cancels the request.
-                    self.state = StreamState::Done;
-                    if self.attempts.is_empty() {
-                        self.attempts = error.attempts().to_vec();
-                    }
-                    self.failure = Some(error);
-                }
+                Err(error) => self.fail(error),
             }
+        }
+    }
+
+    /// Ends the stream with `error`, handed out after the events decoded before it.
+    fn fail(&mut self, error: Error) {
+        // Dropping the state drops the body, which cancels the request.
+        self.state = StreamState::Done;
+        if self.attempts.is_empty() {
+            self.attempts = error.attempts().to_vec();
+        }
+        self.failure = Some(error);
+    }
+
+    /// Push mode, for a host that can read the body more cheaply than one future per chunk
+    /// (a JS `TransformStream` fed by the runtime's own pipe): once the stream has committed
+    /// (after the first [`next`](Self::next) returned an event), hands over the serving
+    /// attempt's body. The caller then reads it and reports what it read with
+    /// [`push_chunk`](Self::push_chunk), [`push_end`](Self::push_end) or
+    /// [`push_failure`](Self::push_failure), enforces [`push_deadline_ms`](Self::push_deadline_ms)
+    /// with [`push_check_deadline`](Self::push_check_deadline), and takes the events with
+    /// [`next_pushed`](Self::next_pushed); `next` must not be called again. Dropping the body
+    /// cancels the request, as before. `None` when there is no body to read: the stream has
+    /// not committed, or it has ended and everything left is already decoded.
+    pub fn take_body(&mut self) -> Option<T::Body> {
+        if !matches!(self.state, StreamState::Reading { .. }) {
+            return None;
+        }
+        let StreamState::Reading {
+            body,
+            parser,
+            limits,
+        } = std::mem::replace(&mut self.state, StreamState::Done)
+        else {
+            unreachable!("checked above")
+        };
+        self.state = StreamState::Pushed {
+            parser,
+            limits,
+            last_chunk_ms: self.client.shared.clock.now_ms(),
+        };
+        Some(body)
+    }
+
+    /// Push mode: a chunk of the body arrived. Its events (and a failure, if it broke the
+    /// stream) come out of [`next_pushed`](Self::next_pushed).
+    pub fn push_chunk(&mut self, chunk: &[u8]) {
+        if let StreamState::Pushed {
+            limits,
+            last_chunk_ms,
+            ..
+        } = &mut self.state
+        {
+            if limits.timeouts.idle_ms.is_some() {
+                *last_chunk_ms = self.client.shared.clock.now_ms();
+            }
+        }
+        self.push(Ok(Some(chunk)));
+    }
+
+    /// Push mode: the body ended cleanly.
+    pub fn push_end(&mut self) {
+        self.push(Ok(None));
+    }
+
+    /// Push mode: reading the body failed (a `Network` error when the connection broke).
+    pub fn push_failure(&mut self, error: Error) {
+        self.push(Err(error));
+    }
+
+    /// Push mode: the time (the clock's) by which the next chunk must arrive, when a total or
+    /// idle timeout applies.
+    pub fn push_deadline_ms(&self) -> Option<u64> {
+        match &self.state {
+            StreamState::Pushed {
+                limits,
+                last_chunk_ms,
+                ..
+            } => limits.next_chunk(*last_chunk_ms, false).map(|d| d.at_ms),
+            _ => None,
+        }
+    }
+
+    /// Push mode: fails the stream with its timeout error when its deadline has passed (the
+    /// caller then drops the body); `true` if it did.
+    pub fn push_check_deadline(&mut self) -> bool {
+        let StreamState::Pushed {
+            limits,
+            last_chunk_ms,
+            ..
+        } = &self.state
+        else {
+            return false;
+        };
+        let Some(deadline) = limits.next_chunk(*last_chunk_ms, false) else {
+            return false;
+        };
+        if self.client.shared.clock.now_ms() < deadline.at_ms {
+            return false;
+        }
+        let error = limits.expired(deadline);
+        self.push(Err(error));
+        true
+    }
+
+    /// Push mode: the next event already decoded, then the failure that ended the stream,
+    /// if one did; `None` when nothing is pending (until more is pushed, or for good once the
+    /// stream has ended).
+    pub fn next_pushed(&mut self) -> Option<Result<StreamEvent, Error>> {
+        if let Some(event) = self.next_ready() {
+            return Some(Ok(event));
+        }
+        self.failure.take().map(Err)
+    }
+
+    fn push(&mut self, chunk: Result<Option<&[u8]>, Error>) {
+        if !matches!(self.state, StreamState::Pushed { .. }) {
+            return;
+        }
+        if let Err(error) = self.absorb(chunk) {
+            self.fail(error);
         }
     }
 
@@ -1291,7 +1411,8 @@ where
                 Ok(true)
             }
             StreamState::Reading { .. } => self.read().await,
-            StreamState::Done => Ok(false),
+            // The caller reads the body in push mode; `next` has nothing to wait on.
+            StreamState::Pushed { .. } | StreamState::Done => Ok(false),
         }
     }
 
@@ -1410,21 +1531,30 @@ where
 
     /// Reads the committed attempt's next chunk.
     async fn read(&mut self) -> Result<bool, Error> {
-        let StreamState::Reading {
-            body,
-            parser,
-            limits,
-        } = &mut self.state
-        else {
+        let StreamState::Reading { body, limits, .. } = &mut self.state else {
             return Ok(false);
         };
         let clock = &self.client.shared.clock;
         let deadline = limits.next_chunk(clock.now_ms(), false);
+        match limits.within(clock, deadline, body.next_chunk()).await {
+            Ok(Ok(chunk)) => self.absorb(Ok(chunk.as_deref())),
+            Ok(Err(error)) | Err(error) => self.absorb(Err(error)),
+        }
+    }
+
+    /// Decodes what reading the committed body gave (a chunk, its end, or a failure to read
+    /// it); `Ok(false)` once the stream has ended.
+    fn absorb(&mut self, chunk: Result<Option<&[u8]>, Error>) -> Result<bool, Error> {
+        let (StreamState::Reading { parser, .. } | StreamState::Pushed { parser, .. }) =
+            &mut self.state
+        else {
+            return Ok(false);
+        };
         let mut events = Vec::new();
-        let result = match limits.within(clock, deadline, body.next_chunk()).await {
-            Ok(Ok(Some(bytes))) => parser.feed(&bytes, &mut events).map(|()| true),
-            Ok(Ok(None)) => parser.finish(&mut events).map(|()| false),
-            Ok(Err(error)) | Err(error) => Err(error.with_usage(parser.usage())),
+        let result = match chunk {
+            Ok(Some(bytes)) => parser.feed(bytes, &mut events).map(|()| true),
+            Ok(None) => parser.finish(&mut events).map(|()| false),
+            Err(error) => Err(error.with_usage(parser.usage())),
         };
         let provider = parser.provider();
         self.usage = parser.usage();

@@ -4,7 +4,7 @@ use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, ReadableStreamDefaultReader, RequestInit};
+use web_sys::{AbortController, ReadableStream, ReadableStreamDefaultReader, RequestInit};
 
 use crate::core::error::{Error, ErrorKind};
 use crate::core::http::{Headers, HttpRequest};
@@ -18,7 +18,7 @@ extern "C" {
 
 /// Aborts the attempt's fetch when dropped: a dropped future or body means nobody will read
 /// the answer, so the connection is closed instead of left running.
-struct AbortOnDrop(AbortController);
+pub struct AbortOnDrop(AbortController);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -30,8 +30,22 @@ impl Drop for AbortOnDrop {
 pub struct FetchTransport;
 
 pub struct FetchBody {
-    reader: Option<ReadableStreamDefaultReader>,
-    _abort: AbortOnDrop,
+    /// The body and the reader locking it, until it has been read to its end.
+    body: Option<(ReadableStream, ReadableStreamDefaultReader)>,
+    /// Held for its `Drop` (and handed over with the stream in push mode).
+    #[cfg_attr(not(feature = "proxy"), allow(dead_code))]
+    abort: AbortOnDrop,
+}
+
+#[cfg(feature = "proxy")]
+impl FetchBody {
+    /// The rest of the body's reader, for a host that reads it with callbacks instead of one
+    /// future per chunk, and the guard that aborts the request when dropped. `None` once it
+    /// has ended.
+    pub fn into_reader(self) -> Option<(ReadableStreamDefaultReader, AbortOnDrop)> {
+        let (_, reader) = self.body?;
+        Some((reader, self.abort))
+    }
 }
 
 fn network_error(context: &str, error: JsValue) -> Error {
@@ -87,23 +101,21 @@ impl Transport for FetchTransport {
                 }
             }
         }
-        let reader = response
-            .body()
-            .map(|body| body.get_reader().unchecked_into());
+        let body = response.body().map(|body| {
+            let reader = body.get_reader().unchecked_into();
+            (body, reader)
+        });
         Ok(ResponseHead {
             status: response.status(),
             headers: response_headers,
-            body: FetchBody {
-                reader,
-                _abort: abort,
-            },
+            body: FetchBody { body, abort },
         })
     }
 }
 
 impl ResponseBody for FetchBody {
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
-        let Some(reader) = &self.reader else {
+        let Some((_, reader)) = &self.body else {
             return Ok(None);
         };
         let result = JsFuture::from(reader.read())
@@ -113,7 +125,7 @@ impl ResponseBody for FetchBody {
             .map(|v| v.is_truthy())
             .unwrap_or(true);
         if done {
-            self.reader = None;
+            self.body = None;
             return Ok(None);
         }
         let value = Reflect::get(&result, &JsValue::from_str("value"))

@@ -2,4 +2,6 @@
 //! as the core's Transport and `Date.now()`/`setTimeout` as its Clock.
 mod fetch;
 
+#[cfg(feature = "proxy")]
+pub use fetch::FetchBody;
 pub use fetch::{FetchTransport, JsClock};
