@@ -45,12 +45,12 @@ export async function freePort() {
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor(check, { timeoutMs = 5000, intervalMs = 20, what = "condition" } = {}) {
+export async function waitFor(check, { timeoutMs = 5000, intervalMs = 20, what = "condition", describe } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${describe ? ` (${describe()})` : ""}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -85,7 +85,10 @@ for (const provider of PROVIDERS) {
     assert.equal(last.type, "error");
     assert.ok(last.error instanceof LlmEdgeError);
     assert.equal(last.error.kind, "cancelled");
-    await waitFor(() => lastRequest(provider).outcome === "client-closed", { what: "the mock to see the connection close" });
+    await waitFor(() => lastRequest(provider).outcome === "client-closed", {
+      what: "the mock to see the connection close",
+      describe: () => JSON.stringify({ outcome: lastRequest(provider).outcome, chunksSent: lastRequest(provider).chunksSent, events: events.length }),
+    });
     assert.ok(lastRequest(provider).chunksSent < 60);
   });
 
