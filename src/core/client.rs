@@ -832,26 +832,14 @@ async fn chat_attempt<T: Transport, C: Clock>(
 ) -> Result<Response, Error> {
     let provider = target.model.provider;
     let clock = &shared.clock;
-    let encoded = provider::encode(
-        provider,
-        &target.model.name,
-        &target.request(request),
-        provider_config(target)?,
-        false,
-    )?;
-    let ResponseHead {
-        status,
-        headers,
-        mut body,
-    } = limits
-        .within(
-            clock,
-            limits.before_content(),
-            shared.transport.send(encoded.http),
-        )
-        .await
-        .and_then(|sent| sent)
-        .map_err(|e| from_provider(e, provider))?;
+    let (
+        ResponseHead {
+            status,
+            headers,
+            mut body,
+        },
+        warnings,
+    ) = send_attempt(shared, request, target, &limits, false).await?;
     let bytes = limits
         .within(clock, limits.total(), body.read_to_end())
         .await
@@ -869,8 +857,37 @@ async fn chat_attempt<T: Transport, C: Clock>(
     if response.request_id.is_none() {
         response.request_id = provider::request_id(provider, &http.headers);
     }
-    response.warnings.extend(encoded.warnings);
+    response.warnings.extend(warnings);
     Ok(response)
+}
+
+/// Encodes the request for the target's provider and sends it, within the time allowed before
+/// content; the answer's head, and the encoder's warnings (settings the provider cannot honour).
+async fn send_attempt<T: Transport, C: Clock>(
+    shared: &Shared<T, C>,
+    request: &Request,
+    target: &PlannedTarget,
+    limits: &AttemptLimits,
+    stream: bool,
+) -> Result<(ResponseHead<T::Body>, Vec<Warning>), Error> {
+    let provider = target.model.provider;
+    let encoded = provider::encode(
+        provider,
+        &target.model.name,
+        &target.request(request),
+        provider_config(target)?,
+        stream,
+    )?;
+    let head = limits
+        .within(
+            &shared.clock,
+            limits.before_content(),
+            shared.transport.send(encoded.http),
+        )
+        .await
+        .and_then(|sent| sent)
+        .map_err(|e| from_provider(e, provider))?;
+    Ok((head, encoded.warnings))
 }
 
 /// A stream attempt that produced its first content, or ended cleanly without any.
@@ -907,26 +924,14 @@ async fn stream_attempt<T: Transport, C: Clock>(
 ) -> Result<Connection<T::Body>, Error> {
     let provider = target.model.provider;
     let clock = &shared.clock;
-    let encoded = provider::encode(
-        provider,
-        &target.model.name,
-        &target.request(request),
-        provider_config(target)?,
-        true,
-    )?;
-    let ResponseHead {
-        status,
-        headers,
-        mut body,
-    } = limits
-        .within(
-            clock,
-            limits.before_content(),
-            shared.transport.send(encoded.http),
-        )
-        .await
-        .and_then(|sent| sent)
-        .map_err(|e| from_provider(e, provider))?;
+    let (
+        ResponseHead {
+            status,
+            headers,
+            mut body,
+        },
+        warnings,
+    ) = send_attempt(shared, request, target, &limits, true).await?;
     let request_id = provider::request_id(provider, &headers);
     if !(200..300).contains(&status) {
         let bytes = limits
@@ -957,7 +962,7 @@ async fn stream_attempt<T: Transport, C: Clock>(
                 parser,
                 buffered,
                 ended,
-                warnings: encoded.warnings,
+                warnings,
                 request_id,
                 limits,
             });
