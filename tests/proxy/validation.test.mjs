@@ -246,6 +246,38 @@ test("anthropic SDK stream: a mismatch ends the stream with an error event carry
   assert.deepEqual(JSON.parse(text), { city: "Paris" });
 });
 
+/** The `data:` payloads of a Gemini SSE body (the route ends events with CRLF CRLF, as Google does). */
+function geminiEvents(body) {
+  return body
+    .split(/\r?\n\r?\n/)
+    .filter((block) => block.startsWith("data: "))
+    .map((block) => JSON.parse(block.slice(6)));
+}
+
+test("gemini route stream: a match ends with STOP, a mismatch with an INTERNAL error event carrying the raw text", async () => {
+  script("gemini", { city: "Paris", celsius: 18 });
+  const ok = await geminiStructured("streamGenerateContent?alt=sse");
+  assert.equal(ok.status, 200);
+  const okEvents = geminiEvents(await ok.text());
+  const okText = okEvents.map((e) => e.candidates?.[0]?.content?.parts?.map((p) => p.text ?? "").join("") ?? "").join("");
+  assert.deepEqual(JSON.parse(okText), { city: "Paris", celsius: 18 });
+  assert.equal(okEvents.at(-1).candidates[0].finishReason, "STOP");
+  assert.ok(!okEvents.some((e) => e.error));
+
+  const seen = script("gemini", { city: "Paris" });
+  const bad = await geminiStructured("streamGenerateContent?alt=sse");
+  assert.equal(bad.status, 200, "the text went out before the answer could be checked");
+  const events = geminiEvents(await bad.text());
+  const text = events.map((e) => e.candidates?.[0]?.content?.parts?.map((p) => p.text ?? "").join("") ?? "").join("");
+  assert.deepEqual(JSON.parse(text), { city: "Paris" }, "the text was delivered first");
+  const last = events.at(-1);
+  assert.equal(last.error?.status, "INTERNAL", JSON.stringify(last));
+  assert.equal(last.error.rawOutput, text);
+  assert.match(last.error.message, /celsius/);
+  assert.ok(!events.some((e) => e.candidates?.[0]?.finishReason), "no clean finish before the error");
+  assert.equal(seen().length, 1, "a stream is not repaired");
+});
+
 const post = (path, body, headers) =>
   recordingFetch(`${proxy.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
 
