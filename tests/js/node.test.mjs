@@ -73,7 +73,9 @@ for (const provider of PROVIDERS) {
     const stream = client.stream({
       model: MODELS[provider],
       messages: [{ role: "user", content: "A long one please" }],
-      headers: { ...behavior({ chunkDelayMs: 40, words: 60 }), "x-mock-scenario": `abort-${provider}` },
+      // 10 s of answer: the abort after the second delta must find the answer still coming, even
+      // when a loaded machine delays the reader and several chunks arrive in one read.
+      headers: { ...behavior({ chunkDelayMs: 40, words: 250 }), "x-mock-scenario": `abort-${provider}` },
       signal: controller.signal,
     });
     const events = [];
@@ -89,7 +91,7 @@ for (const provider of PROVIDERS) {
       what: "the mock to see the connection close",
       describe: () => JSON.stringify({ outcome: lastRequest(provider).outcome, chunksSent: lastRequest(provider).chunksSent, events: events.length }),
     });
-    assert.ok(lastRequest(provider).chunksSent < 60);
+    assert.ok(lastRequest(provider).chunksSent < 250);
   });
 
   test(`${provider}: breaking out of for-await cancels the fetch`, async () => {
