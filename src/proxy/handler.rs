@@ -18,8 +18,8 @@ use crate::core::gateway::access::{self, Cors};
 use crate::core::gateway::config::ClientSpec;
 use crate::core::gateway::format::ApiFormat;
 use crate::core::gateway::limits::{
-    ClientLimitsConfig, LeaseHolder, LimitsCall, LimitsOutcome, LimitsReply, LocalAdmission,
-    LEASE_WINDOW_MS,
+    ClientLimitsConfig, LeaseHolder, LeaseReport, LimitsCall, LimitsOutcome, LimitsReply,
+    LocalAdmission, LEASE_WINDOW_MS,
 };
 use crate::core::gateway::plan::{plan, Plan};
 use crate::core::model::{ResponseFormat, Usage};
@@ -296,19 +296,8 @@ pub async fn admit(
             "the limits store did not answer; nothing was sent",
         )
     };
-    let sent = match limits_stub(env, key) {
-        Ok(stub) => call_limits(&stub, &call).await,
-        Err(error) => Err(error),
-    };
-    let reply = match sent {
-        Ok(reply) => {
-            with_leases(key, |h| h.delivered(&reports));
-            reply
-        }
-        Err(_) => {
-            with_leases(key, |h| h.undelivered(&reports));
-            return Err(unanswered());
-        }
+    let Ok(reply) = call_with_reports(env, key, &call, &reports).await else {
+        return Err(unanswered());
     };
     if let Some(error) = reply.refusal_error() {
         return Err(error);
@@ -336,20 +325,31 @@ async fn flush(env: &Env, gw: &Gateway, key: u64, limits: &ClientLimitsConfig, n
         limits: limits.clone(),
         reports: reports.clone(),
     };
-    let sent = match limits_stub(env, key) {
-        Ok(stub) => call_limits(&stub, &call).await,
-        Err(error) => Err(error),
-    };
-    match sent {
-        Ok(reply) => {
-            with_leases(key, |h| h.delivered(&reports));
-            deliver_alerts(gw, reply.alerts).await
-        }
+    match call_with_reports(env, key, &call, &reports).await {
+        Ok(reply) => deliver_alerts(gw, reply.alerts).await,
         Err(error) => {
-            with_leases(key, |h| h.undelivered(&reports));
             worker::console_error!("reporting spend to the limits store failed: {error}")
         }
     }
+}
+
+/// Calls the client's Durable Object with a call that carries lease `reports`, and records
+/// whether they arrived (reports lost in a failed round trip are sent again).
+async fn call_with_reports(
+    env: &Env,
+    key: u64,
+    call: &LimitsCall,
+    reports: &[LeaseReport],
+) -> Result<LimitsReply> {
+    let sent = match limits_stub(env, key) {
+        Ok(stub) => call_limits(&stub, call).await,
+        Err(error) => Err(error),
+    };
+    with_leases(key, |h| match &sent {
+        Ok(_) => h.delivered(reports),
+        Err(_) => h.undelivered(reports),
+    });
+    sent
 }
 
 /// What a call settles with the client's limits once it is over.
@@ -429,21 +429,24 @@ pub fn cost_pico(gw: &Gateway, model: &str, usage: &Usage) -> Option<u64> {
 
 /// What the attempts that did not serve the call consumed (hedge losers, failed streams).
 pub fn attempts_cost_pico(gw: &Gateway, attempts: &[Attempt]) -> u64 {
+    unserved_usage(attempts)
+        .filter_map(|(a, u)| cost_pico(gw, &a.target, u))
+        .sum()
+}
+
+/// The usage the attempts that did not serve the call reported (the serving attempt's usage
+/// is the answer's).
+fn unserved_usage(attempts: &[Attempt]) -> impl Iterator<Item = (&Attempt, &Usage)> {
     attempts
         .iter()
         .filter(|a| !matches!(a.outcome, AttemptOutcome::Succeeded))
-        .filter_map(|a| a.usage.as_ref().and_then(|u| cost_pico(gw, &a.target, u)))
-        .sum()
+        .filter_map(|a| a.usage.as_ref().map(|u| (a, u)))
 }
 
 /// The tokens of the attempts that did not serve the call (a rejected structured answer's
 /// included), for the per-minute token limit.
 fn attempts_tokens(attempts: &[Attempt]) -> u64 {
-    attempts
-        .iter()
-        .filter_map(|a| a.usage.as_ref())
-        .map(tokens_of)
-        .sum()
+    unserved_usage(attempts).map(|(_, u)| tokens_of(u)).sum()
 }
 
 /// A whole answer. A request with a JSON schema (`response_format` json_schema, Anthropic

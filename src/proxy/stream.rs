@@ -41,7 +41,7 @@ use crate::core::model::Usage;
 use crate::core::policy::Attempt;
 use crate::core::runtime::with_deadline;
 use crate::core::usage::{Cost, Outcome, UsageRecord};
-use crate::web::{FetchBody, FetchTransport, JsClock};
+use crate::web::{network_error, FetchBody, FetchTransport, JsClock};
 
 type CoreStream = ChatStream<FetchTransport, JsClock>;
 
@@ -252,17 +252,6 @@ impl Session {
     }
 }
 
-fn network_error(reason: &JsValue) -> Error {
-    let detail = reason
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .unwrap_or_else(|| "unknown error".to_string());
-    Error::new(
-        ErrorKind::Network,
-        format!("the connection broke while reading the body: {detail}"),
-    )
-}
-
 /// The read loop's closures. They live until the stream has ended and its promises settled.
 struct Hooks {
     _closures: Vec<Closure<dyn FnMut(JsValue)>>,
@@ -277,7 +266,12 @@ fn start_loop(session: &Rc<RefCell<Session>>, writer: &WritableStreamDefaultWrit
         })
     };
     let on_read = hook(|s, result| s.on_read(&result));
-    let on_read_error = hook(|s, reason| s.end_early(Some(network_error(&reason))));
+    let on_read_error = hook(|s, reason| {
+        s.end_early(Some(network_error(
+            "the connection broke while reading the body",
+            reason,
+        )))
+    });
     let on_ready = hook(|s, _| {
         if s.ended.is_none() {
             s.read_next();

@@ -48,7 +48,8 @@ impl FetchBody {
     }
 }
 
-fn network_error(context: &str, error: JsValue) -> Error {
+/// A JS failure (`fetch` rejected, a read broke) as the core's network error.
+pub(crate) fn network_error(context: &str, error: JsValue) -> Error {
     let detail = error
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))

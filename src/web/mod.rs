@@ -3,5 +3,7 @@
 mod fetch;
 
 #[cfg(feature = "proxy")]
+pub(crate) use fetch::network_error;
+#[cfg(feature = "proxy")]
 pub use fetch::FetchBody;
 pub use fetch::{FetchTransport, JsClock};
