@@ -13,6 +13,8 @@
 // and the CPU ms of this process per stream, medians over the rounds.
 //
 // Env knobs: EVENTS [20000] ROUNDS [7] WARMUP [2] QUICK=1 OUT [bench/results/tmp/client.json]
+//   IMPLS=llm-edge,eventsource-parser PROVIDERS=openai,gemini (subsets) LLM_EDGE_PKG=dir (another build of pkg/, e.g.
+//   one keeping wasm names for `node --cpu-prof`)
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -26,6 +28,8 @@ const QUICK = process.env.QUICK === "1";
 const EVENTS = Number(process.env.EVENTS || (QUICK ? 2000 : 20000));
 const ROUNDS = Number(process.env.ROUNDS || (QUICK ? 2 : 7));
 const WARMUP = Number(process.env.WARMUP || (QUICK ? 1 : 2));
+const IMPLS = process.env.IMPLS ? process.env.IMPLS.split(",") : null;
+const LLM_EDGE_PKG = process.env.LLM_EDGE_PKG || PKG;
 const OUT = process.env.OUT || path.join(REPO, "bench/results/tmp/client.json");
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), "llm-edge-bench-client-"));
 const require = createRequire(path.join(REPO, "package.json"));
@@ -33,6 +37,7 @@ const importFromRepo = (name) => import(pathToFileURL(require.resolve(name)).hre
 const procs = new Processes(path.join(WORK, "logs"));
 
 const PROVIDERS = ["openai", "anthropic", "gemini"];
+const RUN_PROVIDERS = process.env.PROVIDERS ? process.env.PROVIDERS.split(",") : PROVIDERS;
 const MODEL = { openai: "gpt-4o-mini", anthropic: "claude-haiku-4-5", gemini: "gemini-2.5-flash" };
 const KEY = "sk-bench-not-a-real-key";
 
@@ -115,7 +120,7 @@ function rawRequest(url, provider) {
 async function makeImplementations(url) {
   const impls = {};
 
-  const { Client } = await import(pathToFileURL(path.join(PKG, "node.js")).href);
+  const { Client } = await import(pathToFileURL(path.join(LLM_EDGE_PKG, "node.js")).href);
   const client = new Client({
     providers: { openai: { apiKey: KEY, baseUrl: url }, anthropic: { apiKey: KEY, baseUrl: url }, gemini: { apiKey: KEY, baseUrl: url } },
     timeoutMs: 120000,
@@ -199,9 +204,9 @@ async function main() {
   const replay = await startReplay(procs, WORK);
   try {
     const impls = await makeImplementations(replay.url);
-    const names = Object.keys(impls);
+    const names = Object.keys(impls).filter((name) => !IMPLS || IMPLS.includes(name));
     for (let round = 0; round < WARMUP + ROUNDS; round++) {
-      for (const provider of PROVIDERS) {
+      for (const provider of RUN_PROVIDERS) {
         const order = names.map((_, i) => names[(i + round) % names.length]);
         for (const name of order) {
           globalThis.gc?.();
@@ -225,7 +230,7 @@ async function main() {
       if (round >= WARMUP) log(`round ${round - WARMUP + 1}/${ROUNDS} done`);
     }
     // Every parser must have seen the same text.
-    for (const provider of PROVIDERS) {
+    for (const provider of RUN_PROVIDERS) {
       const chars = {};
       for (const name of names.filter((n) => n !== "fetch only")) chars[name] = median(result.runs.filter((r) => r.provider === provider && r.impl === name && !r.error).map((r) => r.chars));
       result.checks[provider] = { chars, agree: new Set(Object.values(chars)).size === 1 };
