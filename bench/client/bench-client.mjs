@@ -14,7 +14,8 @@
 //
 // Env knobs: EVENTS [20000] ROUNDS [7] WARMUP [2] QUICK=1 OUT [bench/results/tmp/client.json]
 //   IMPLS=llm-edge,eventsource-parser PROVIDERS=openai,gemini (subsets) LLM_EDGE_PKG=dir (another build of pkg/, e.g.
-//   one keeping wasm names for `node --cpu-prof`)
+//   one keeping wasm names for `node --cpu-prof`) LLM_EDGE_PKG_B=dir (another build, measured in
+//   the same rounds as "llm-edge B")
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -120,22 +121,27 @@ function rawRequest(url, provider) {
 async function makeImplementations(url) {
   const impls = {};
 
-  const { Client } = await import(pathToFileURL(path.join(LLM_EDGE_PKG, "node.js")).href);
-  const client = new Client({
-    providers: { openai: { apiKey: KEY, baseUrl: url }, anthropic: { apiKey: KEY, baseUrl: url }, gemini: { apiKey: KEY, baseUrl: url } },
-    timeoutMs: 120000,
-  });
-  impls["llm-edge"] = async (provider) => {
-    let deltas = 0, chars = 0;
-    const stream = client.stream({ model: `${provider}/${MODEL[provider]}`, messages: [{ role: "user", content: "Tell me a long story." }], maxTokens: EVENTS + 10 });
-    for await (const event of stream) {
-      if (event.type === "text-delta") {
-        deltas++;
-        chars += event.text.length;
-      } else if (event.type === "error") throw event.error;
-    }
-    return { deltas, chars };
-  };
+  // LLM_EDGE_PKG_B: a second build measured in the same rounds, as "llm-edge B".
+  const builds = { "llm-edge": LLM_EDGE_PKG };
+  if (process.env.LLM_EDGE_PKG_B) builds["llm-edge B"] = process.env.LLM_EDGE_PKG_B;
+  for (const [name, dir] of Object.entries(builds)) {
+    const { Client } = await import(pathToFileURL(path.join(dir, "node.js")).href);
+    const client = new Client({
+      providers: { openai: { apiKey: KEY, baseUrl: url }, anthropic: { apiKey: KEY, baseUrl: url }, gemini: { apiKey: KEY, baseUrl: url } },
+      timeoutMs: 120000,
+    });
+    impls[name] = async (provider) => {
+      let deltas = 0, chars = 0;
+      const stream = client.stream({ model: `${provider}/${MODEL[provider]}`, messages: [{ role: "user", content: "Tell me a long story." }], maxTokens: EVENTS + 10 });
+      for await (const event of stream) {
+        if (event.type === "text-delta") {
+          deltas++;
+          chars += event.text.length;
+        } else if (event.type === "error") throw event.error;
+      }
+      return { deltas, chars };
+    };
+  }
 
   const { streamText } = await importFromRepo("ai");
   const { createOpenAI } = await importFromRepo("@ai-sdk/openai");

@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod gateway;
 pub mod http;
+pub mod json_reader;
 pub mod model;
 pub mod policy;
 pub mod pricing;

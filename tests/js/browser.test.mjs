@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { startMockProvider } from "../mock-provider/server.mjs";
 import { startStaticServer } from "./helpers.mjs";
+import { TRICKY_TEXT } from "./scenarios.mjs";
 
 const CHROMIUM_FLAGS = [
   "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -45,6 +46,17 @@ for (const provider of ["anthropic", "openai", "gemini"]) {
     assert.match(report.text, /^Mock answer/);
   });
 }
+
+test("streamed text with escapes, control and multi-byte characters arrives exactly in Chromium", async () => {
+  for (const provider of ["anthropic", "openai", "gemini"]) {
+    const report = await page.evaluate(
+      ([mockUrl, p]) => window.llmEdge.streamingScenario(window.llmEdge.Client, mockUrl, p, { chunkDelayMs: 0, text: window.llmEdge.TRICKY_TEXT }),
+      [mock.url, provider],
+    );
+    assert.equal(report.error, null, provider);
+    assert.equal(report.text, TRICKY_TEXT, provider);
+  }
+});
 
 test("a provider key in a browser throws unless dangerouslyAllowBrowser is set", async () => {
   const result = await page.evaluate(() => {

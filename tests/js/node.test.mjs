@@ -3,7 +3,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client, LlmEdgeError } from "llm-edge";
 import { startMockProvider } from "../mock-provider/server.mjs";
-import { MODELS, mockProviders, streamingScenario } from "./scenarios.mjs";
+import { MODELS, mockProviders, streamingScenario, TRICKY_TEXT } from "./scenarios.mjs";
 import { waitFor } from "./helpers.mjs";
 
 const PROVIDERS = ["anthropic", "openai", "gemini"];
@@ -66,6 +66,12 @@ for (const provider of PROVIDERS) {
     assert.deepEqual(report.types.filter((t) => t === "finish"), ["finish"]);
     assert.equal(report.finish.finishReason, "stop");
     assert.equal(report.finish.usage.outputTokens, 20);
+  });
+
+  test(`${provider}: streamed text with escapes, control and multi-byte characters arrives exactly`, async () => {
+    const report = await streamingScenario(Client, mock.url, provider, { chunkDelayMs: 0, text: TRICKY_TEXT });
+    assert.equal(report.error, null);
+    assert.equal(report.text, TRICKY_TEXT);
   });
 
   test(`${provider}: aborting the signal mid-stream cancels the fetch`, async () => {

@@ -17,17 +17,29 @@ export function mockProviders(mockUrl) {
 }
 
 /**
+ * Text whose pieces put quotes, backslashes, escaped control characters and multi-byte
+ * characters at every offset of a 16-byte block, next to runs longer than one: the stream
+ * decoders scan strings 16 bytes at a time in the wasm.
+ */
+export const TRICKY_TEXT = Array.from({ length: 40 }, (_, i) =>
+  `${"x".repeat(i)}"q\\b\ttab\u0001é😀${"y".repeat(40 - i)}\n`).join(" ");
+
+/** JSON with every non-ASCII character escaped, as a header value must be. */
+const asciiJson = (value) =>
+  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/**
  * Streams a 20-word answer sent one word every `chunkDelayMs` and reports when the text arrived:
  * streaming works only if the first delta arrives long before the end.
  */
-export async function streamingScenario(Client, mockUrl, provider, { chunkDelayMs = 25, words = 20 } = {}) {
+export async function streamingScenario(Client, mockUrl, provider, { chunkDelayMs = 25, words = 20, text } = {}) {
   const client = new Client({ providers: mockProviders(mockUrl), dangerouslyAllowBrowser: true });
   const started = Date.now();
   const stream = client.stream({
     model: MODELS[provider],
     messages: [{ role: "user", content: "Stream me a story" }],
     maxTokens: 100,
-    headers: { "x-mock-behavior": JSON.stringify({ chunkDelayMs, words }) },
+    headers: { "x-mock-behavior": asciiJson(text === undefined ? { chunkDelayMs, words } : { chunkDelayMs, text }) },
   });
   const report = { deltas: 0, firstDeltaMs: null, totalMs: null, text: "", finish: null, types: [], error: null };
   for await (const event of stream) {

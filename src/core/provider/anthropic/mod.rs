@@ -15,6 +15,7 @@ pub mod encode;
 pub mod error;
 pub mod inbound;
 pub mod stream;
+mod stream_chunk;
 mod wire;
 
 /// The official endpoint, used when the configuration names no base URL.

@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use super::decode::{finish_reason, object_or_empty, structured_output_text};
+use super::stream_chunk::read_block_delta;
 use super::wire::{BlockDelta, ContentBlock, StreamPayload};
 use super::{error, STRUCTURED_OUTPUT_TOOL};
 use crate::core::error::{Error, ErrorKind};
@@ -65,12 +66,15 @@ impl StreamDecoder {
         if data.is_empty() {
             return Ok(());
         }
-        let payload: StreamPayload = serde_json::from_str(data).map_err(|e| {
-            self.fail(
-                ErrorKind::InvalidResponse,
-                format!("cannot decode the stream's `{}` event: {e}", event.event),
-            )
-        })?;
+        let payload = match read_block_delta(data) {
+            Some(payload) => payload,
+            None => serde_json::from_str::<StreamPayload>(data).map_err(|e| {
+                self.fail(
+                    ErrorKind::InvalidResponse,
+                    format!("cannot decode the stream's `{}` event: {e}", event.event),
+                )
+            })?,
+        };
         match payload {
             StreamPayload::MessageStart { message } => {
                 if !self.started {

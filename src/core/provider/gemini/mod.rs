@@ -17,4 +17,5 @@ pub mod encode;
 pub mod error;
 pub mod inbound;
 pub mod stream;
+mod stream_chunk;
 mod wire;

@@ -15,6 +15,7 @@ use super::decode::{
     finish_reason, invalid_response, prompt_blocked, tool_arguments, tool_call_id, usage,
 };
 use super::error::classify;
+use super::stream_chunk::read_chunk;
 use super::wire::GenerateContentResponse;
 
 #[derive(Debug, Default)]
@@ -37,7 +38,10 @@ impl StreamDecoder {
             return Ok(());
         }
         let after_terminal = self.finish_reason.is_some();
-        let chunk = match serde_json::from_str::<GenerateContentResponse>(&event.data) {
+        let read = read_chunk(&event.data)
+            .ok_or(())
+            .or_else(|()| serde_json::from_str::<GenerateContentResponse>(&event.data));
+        let chunk = match read {
             Ok(chunk) => chunk,
             Err(_) if after_terminal => return Ok(()),
             Err(e) => {

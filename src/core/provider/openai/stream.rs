@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::decode::{finish_reason, map_usage, parse_arguments};
 use super::error::from_error_value;
+use super::stream_chunk::read_chunk;
 use super::wire::{ChatCompletion, WireMessage, WireToolCall};
 use crate::core::error::{Error, ErrorKind};
 use crate::core::event::StreamEvent;
@@ -65,12 +66,15 @@ impl StreamDecoder {
             });
             return Ok(());
         }
-        let chunk: ChatCompletion = serde_json::from_str(data).map_err(|e| {
-            self.fail(
-                ErrorKind::InvalidResponse,
-                format!("a stream chunk is not valid JSON: {e}"),
-            )
-        })?;
+        let chunk = match read_chunk(data, !self.started) {
+            Some(chunk) => chunk,
+            None => serde_json::from_str::<ChatCompletion>(data).map_err(|e| {
+                self.fail(
+                    ErrorKind::InvalidResponse,
+                    format!("a stream chunk is not valid JSON: {e}"),
+                )
+            })?,
+        };
         if let Some(error) = &chunk.error {
             return Err(from_error_value(error).with_usage(self.usage));
         }
