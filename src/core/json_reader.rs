@@ -93,6 +93,26 @@ impl<'a> JsonReader<'a> {
         }
     }
 
+    /// Reads an object of which only member `name` matters: its value read by `value` (`None`
+    /// when absent), the others skipped.
+    pub fn one_member<T>(
+        &mut self,
+        name: &str,
+        mut value: impl FnMut(&mut Self) -> Option<Option<T>>,
+    ) -> Option<Option<T>> {
+        let mut found = None;
+        let mut seen = SeenFields::default();
+        self.object(|reader, key| {
+            if key != name {
+                return reader.skip();
+            }
+            seen.first(0)?;
+            found = value(reader)?;
+            Some(())
+        })?;
+        Some(found)
+    }
+
     /// Reads `null` if that is what comes next.
     #[inline(always)]
     pub fn null(&mut self) -> bool {

@@ -23,7 +23,9 @@ pub(super) fn read_chunk(data: &str) -> Option<GenerateContentResponse> {
         "promptFeedback" => {
             seen.first(1)?;
             if !reader.null() {
-                let block_reason = read_one_string(reader, "blockReason")?;
+                let block_reason = reader.one_member("blockReason", |reader| {
+                    Some(reader.nullable_string()?.map(String::from))
+                })?;
                 chunk.prompt_feedback = Some(PromptFeedback { block_reason });
             }
             Some(())
@@ -148,22 +150,6 @@ fn read_usage(reader: &mut JsonReader) -> Option<UsageMetadata> {
         candidates_token_count,
         thoughts_token_count,
     })
-}
-
-/// An object of which one string (or `null`) member is read.
-fn read_one_string(reader: &mut JsonReader, name: &str) -> Option<Option<String>> {
-    let mut value = None;
-    let mut seen = SeenFields::default();
-    reader.object(|reader, key| {
-        if key == name {
-            seen.first(0)?;
-            value = reader.nullable_string()?.map(Into::into);
-            Some(())
-        } else {
-            reader.skip()
-        }
-    })?;
-    Some(value)
 }
 
 #[cfg(test)]

@@ -187,7 +187,8 @@ fn read_usage(reader: &mut JsonReader) -> Option<WireUsage> {
         "prompt_tokens_details" => {
             seen.first(2)?;
             if !reader.null() {
-                let cached_tokens = read_one_count(reader, "cached_tokens")?;
+                let cached_tokens =
+                    reader.one_member("cached_tokens", JsonReader::nullable_unsigned)?;
                 usage.prompt_tokens_details = Some(PromptTokensDetails { cached_tokens });
             }
             Some(())
@@ -195,7 +196,8 @@ fn read_usage(reader: &mut JsonReader) -> Option<WireUsage> {
         "completion_tokens_details" => {
             seen.first(3)?;
             if !reader.null() {
-                let reasoning_tokens = read_one_count(reader, "reasoning_tokens")?;
+                let reasoning_tokens =
+                    reader.one_member("reasoning_tokens", JsonReader::nullable_unsigned)?;
                 usage.completion_tokens_details =
                     Some(CompletionTokensDetails { reasoning_tokens });
             }
@@ -204,22 +206,6 @@ fn read_usage(reader: &mut JsonReader) -> Option<WireUsage> {
         _ => reader.skip(),
     })?;
     Some(usage)
-}
-
-/// An object of which one count is read (`prompt_tokens_details.cached_tokens`, ...).
-fn read_one_count(reader: &mut JsonReader, name: &str) -> Option<Option<u64>> {
-    let mut count = None;
-    let mut seen = SeenFields::default();
-    reader.object(|reader, key| {
-        if key == name {
-            seen.first(0)?;
-            count = reader.nullable_unsigned()?;
-            Some(())
-        } else {
-            reader.skip()
-        }
-    })?;
-    Some(count)
 }
 
 #[cfg(test)]
