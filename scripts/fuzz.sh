@@ -9,6 +9,14 @@ shift || true
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd fuzz && cargo +nightly fuzz list)
+# The chunk readers' fuzzer starts from every stream fixture's `data:` payloads.
+seed=fuzz/corpus/stream_chunks
+mkdir -p "$seed"
+for fixture in tests/fixtures/*/*.sse; do
+  sed -n 's/^data: \{0,1\}//p' "$fixture" | while IFS= read -r line; do
+    printf '%s' "$line" > "$seed/$(printf '%s' "$line" | sha1sum | cut -c1-16)"
+  done
+done
 status=0
 for target in "${targets[@]}"; do
   echo "== fuzzing $target for ${seconds}s"

@@ -240,3 +240,12 @@ impl StreamParser {
         Ok(())
     }
 }
+
+/// For the `stream_chunks` fuzz target (`cargo fuzz` builds with `--cfg fuzzing`): whatever a
+/// provider's serde-free chunk reader reads from `data`, serde must read to the same value.
+#[cfg(fuzzing)]
+pub fn check_chunk_readers(data: &str) {
+    openai::check_chunk_reader(data);
+    anthropic::check_chunk_reader(data);
+    gemini::check_chunk_reader(data);
+}

@@ -37,3 +37,8 @@ pub const MAX_CACHE_BREAKPOINTS: usize = 4;
 
 /// The header carrying Anthropic's request id.
 pub(crate) const REQUEST_ID_HEADER: &str = "request-id";
+
+#[cfg(fuzzing)]
+pub(super) fn check_chunk_reader(data: &str) {
+    stream_chunk::check_against_serde(data);
+}

@@ -76,6 +76,16 @@ fn read_delta(reader: &mut JsonReader) -> Option<BlockDelta> {
     })
 }
 
+/// Panics if this reader reads `data` other than serde does (see `provider::check_chunk_readers`).
+#[cfg(fuzzing)]
+pub(super) fn check_against_serde(data: &str) {
+    if let Some(fast) = read_block_delta(data) {
+        let serde =
+            serde_json::from_str::<super::wire::StreamPayload>(data).map(|v| format!("{v:?}"));
+        assert_eq!(serde.ok(), Some(format!("{fast:?}")), "on {data:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::read_block_delta;

@@ -19,3 +19,8 @@ pub mod inbound;
 pub mod stream;
 mod stream_chunk;
 mod wire;
+
+#[cfg(fuzzing)]
+pub(super) fn check_chunk_reader(data: &str) {
+    stream_chunk::check_against_serde(data);
+}

@@ -152,6 +152,16 @@ fn read_usage(reader: &mut JsonReader) -> Option<UsageMetadata> {
     })
 }
 
+/// Panics if this reader reads `data` other than serde does (see `provider::check_chunk_readers`).
+#[cfg(fuzzing)]
+pub(super) fn check_against_serde(data: &str) {
+    if let Some(fast) = read_chunk(data) {
+        let serde = serde_json::from_str::<super::wire::GenerateContentResponse>(data)
+            .map(|v| format!("{v:?}"));
+        assert_eq!(serde.ok(), Some(format!("{fast:?}")), "on {data:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::read_chunk;
