@@ -3,7 +3,7 @@
 mod fetch;
 
 #[cfg(feature = "proxy")]
-pub(crate) use fetch::network_error;
-#[cfg(feature = "proxy")]
 pub use fetch::FetchBody;
+#[cfg(feature = "proxy")]
+pub(crate) use fetch::{network_error, read_result};
 pub use fetch::{FetchTransport, JsClock};
