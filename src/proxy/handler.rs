@@ -515,6 +515,18 @@ pub fn fallback_of(plan: &Plan, attempts: &[Attempt], target: Option<&str>) -> O
     (!attempts.is_empty() && to != first).then_some(Fallback { from: first, to })
 }
 
+/// Runs `task`, the work after a call (settling it), as far as it goes at once, and hands it to
+/// `waitUntil` only if it has to wait (a round trip to the limits store, the flush timer). A
+/// call settled under an open lease is then over without a promise, a task and a `waitUntil`.
+pub fn run_after_call(ctx: &Context, task: impl std::future::Future<Output = ()> + 'static) {
+    let mut task = Box::pin(task);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if task.as_mut().poll(&mut cx).is_pending() {
+        // Its task polls it again at once, and a future wakes the waker of its latest poll.
+        ctx.wait_until(task);
+    }
+}
+
 /// The client to use for an attempt with key `slot`, if the isolate has one.
 pub fn client_for(gw: &Gateway, slot: usize) -> Option<&CoreClient> {
     gw.clients.get(slot)
@@ -657,7 +669,9 @@ async fn chat(
             let tokens = tokens_of(&response.usage) + attempts_tokens(&outcome.attempts);
             log_record(&record);
             let gw2 = gw.clone();
-            ctx.wait_until(async move { settlement.settle(&gw2, total, tokens, true).await });
+            run_after_call(&ctx, async move {
+                settlement.settle(&gw2, total, tokens, true).await
+            });
             respond::json(200, body, headers)
         }
         Err(error) => {
@@ -668,7 +682,7 @@ async fn chat(
             record.cost = Some(Cost::new(consumed, false));
             log_record(&record);
             let gw2 = gw.clone();
-            ctx.wait_until(async move {
+            run_after_call(&ctx, async move {
                 settlement
                     .settle(&gw2, consumed, tokens, consumed > 0 || tokens > 0)
                     .await

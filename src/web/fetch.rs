@@ -15,8 +15,10 @@ use crate::core::runtime::{Clock, ResponseBody, ResponseHead, Transport};
 
 #[wasm_bindgen]
 extern "C" {
+    /// `fetch(url, init)`: with a `Request` built first, workerd would build a second one
+    /// from it inside `fetch`.
     #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(request: &web_sys::Request) -> Promise;
+    fn global_fetch(url: &str, init: &RequestInit) -> Promise;
 }
 
 /// Aborts the attempt's fetch when dropped: a dropped future or body means nobody will read
@@ -111,16 +113,19 @@ impl Transport for FetchTransport {
             // the content type).
             init.set_body(&Uint8Array::from(body.as_bytes()));
         }
-        let js_request =
-            web_sys::Request::new_with_str_and_init(&request.url, &init).map_err(|e| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!("invalid request to {}: {:?}", request.url, e.as_string()),
-                )
-            })?;
-        let response: web_sys::Response = JsFuture::from(global_fetch(&js_request))
+        let response: web_sys::Response = JsFuture::from(global_fetch(&request.url, &init))
             .await
-            .map_err(|e| network_error("fetch failed", e))?
+            .map_err(|e| {
+                // A URL `fetch` cannot parse is the configuration's fault, not the network's.
+                if web_sys::Url::new(&request.url).is_err() {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("invalid request URL `{}`", request.url),
+                    )
+                } else {
+                    network_error("fetch failed", e)
+                }
+            })?
             .unchecked_into();
         let response_headers = read_headers(&response.headers());
         let body = response.body().map(|body| {

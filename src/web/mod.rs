@@ -3,7 +3,7 @@
 mod fetch;
 
 #[cfg(feature = "proxy")]
-pub use fetch::FetchBody;
-#[cfg(feature = "proxy")]
 pub(crate) use fetch::{network_error, read_result};
+#[cfg(feature = "proxy")]
+pub use fetch::{AbortOnDrop, FetchBody};
 pub use fetch::{FetchTransport, JsClock};
