@@ -1,8 +1,6 @@
 //! Request handling: CORS, authentication, limits, then the call, answered in the route's own
 //! format. Bad input is always a 4xx in that format, never a 500.
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
 use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Result, Stub};
@@ -27,7 +25,7 @@ use crate::core::model::{ResponseFormat, Usage};
 use crate::core::policy::{Attempt, AttemptOutcome};
 use crate::core::runtime::Clock;
 use crate::core::usage::{Cost, Fallback, Outcome, UsageRecord};
-use crate::web::JsClock;
+use crate::web::{IdMap, JsClock};
 
 /// How often an isolate reports what its open leases spent, so spend shows up soon.
 const FLUSH_INTERVAL_MS: u64 = 1_000;
@@ -35,31 +33,9 @@ const FLUSH_INTERVAL_MS: u64 = 1_000;
 /// `wait_until` lasts about 30 s after the response).
 const FLUSH_TIMER_MS: u64 = LEASE_WINDOW_MS + 2 * FLUSH_INTERVAL_MS;
 
-/// Hashes a client key as itself: it is already a hash of the token (`client_key`), so SipHash
-/// on top of it would only cost time on every call.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
-    }
-}
-
 thread_local! {
     /// The isolate's leases, by client (see `core::gateway::limits`).
-    static LEASES: RefCell<HashMap<u64, LeaseHolder, BuildHasherDefault<KeyHasher>>> =
-        RefCell::new(HashMap::default());
+    static LEASES: RefCell<IdMap<u64, LeaseHolder>> = RefCell::new(IdMap::default());
 }
 
 fn with_leases<T>(key: u64, f: impl FnOnce(&mut LeaseHolder) -> T) -> T {

@@ -19,7 +19,6 @@
 //! over (a `closed` or `cancel` settling late) finds nothing to do, where a dropped closure
 //! would throw an `Error` with its stack trace.
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -48,7 +47,9 @@ use crate::core::model::Usage;
 use crate::core::policy::Attempt;
 use crate::core::runtime::with_deadline;
 use crate::core::usage::{Cost, Outcome, UsageRecord};
-use crate::web::{network_error, read_result, AbortOnDrop, FetchBody, FetchTransport, JsClock};
+use crate::web::{
+    network_error, read_chunk, AbortOnDrop, FetchBody, FetchTransport, IdMap, JsClock,
+};
 use wasm_bindgen_futures::JsFuture;
 
 type CoreStream = ChatStream<FetchTransport, JsClock>;
@@ -115,8 +116,6 @@ struct Session {
     encoder: StreamEncoder,
     /// Encoded text not yet written (one buffer, reused for every chunk).
     out: String,
-    /// The upstream chunk being decoded (one buffer, reused for every chunk).
-    chunk: Vec<u8>,
     delivered_text: String,
     usage: Usage,
     first_content_ms: Option<u64>,
@@ -242,12 +241,9 @@ impl Session {
         if self.ended.is_some() {
             return;
         }
-        match read_result(result) {
+        match read_chunk(result) {
             Some(chunk) => {
-                // Into one buffer reused for every chunk.
-                self.chunk.resize(chunk.length() as usize, 0);
-                chunk.copy_to(&mut self.chunk);
-                self.stream.push_chunk(&self.chunk);
+                self.stream.push_chunk(&chunk);
                 self.drain();
             }
             None => {
@@ -309,7 +305,7 @@ struct LoopFunctions {
 
 thread_local! {
     /// The isolate's open streams, by id, for the callbacks.
-    static SESSIONS: RefCell<HashMap<u32, Rc<RefCell<Session>>>> = RefCell::new(HashMap::new());
+    static SESSIONS: RefCell<IdMap<u32, Rc<RefCell<Session>>>> = RefCell::new(IdMap::default());
     static NEXT_ID: Cell<u32> = const { Cell::new(0) };
     static LOOP_FUNCTIONS: LoopFunctions = LoopFunctions::new();
 }
@@ -478,7 +474,6 @@ pub async fn respond(
         encoder: format.stream_encoder(&model_echo, now_s, include_usage, ""),
         stream: chat_stream,
         out: String::new(),
-        chunk: Vec::new(),
         delivered_text: String::new(),
         usage: Usage::default(),
         first_content_ms: None,
@@ -548,11 +543,9 @@ async fn read_leftover(reader: ReadableStreamDefaultReader, mut abort: AbortOnDr
     let read_to_end = async {
         loop {
             match JsFuture::from(reader.read()).await {
-                Ok(result) => match read_result(&result) {
+                Ok(result) => match read_chunk(&result) {
                     None => return true,
-                    Some(chunk) if (chunk.length() as usize) <= budget => {
-                        budget -= chunk.length() as usize
-                    }
+                    Some(chunk) if chunk.len() <= budget => budget -= chunk.len(),
                     Some(_) => return false,
                 },
                 // The connection broke: the fetch is over.

@@ -1,14 +1,17 @@
 //! `fetch` as the core's Transport, and `Date.now()`/`setTimeout` as its Clock. Bound to the
 //! globals (not `window`), so the same code runs in browsers, Node and Workers.
-use js_sys::{Object, Promise, Uint8Array, JSON};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use js_sys::{Function, Object, Promise, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    AbortController, ReadableStream, ReadableStreamDefaultReader, ReadableStreamReadResult,
-    RequestInit,
-};
+use web_sys::{AbortController, ReadableStream, ReadableStreamDefaultReader, RequestInit};
 
+use super::IdMap;
 use crate::core::error::{Error, ErrorKind};
 use crate::core::http::{Headers, HttpRequest};
 use crate::core::runtime::{Clock, ResponseBody, ResponseHead, Transport};
@@ -46,25 +49,53 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// What a `read()` resolved to: the end of the body, or its next chunk.
-pub(crate) fn read_result(result: &JsValue) -> Option<Uint8Array> {
-    // The typed getters, not `Reflect::get` with a new JS string for each key.
-    let result: &ReadableStreamReadResult = result.unchecked_ref();
-    if result.get_done().unwrap_or(true) {
-        return None;
-    }
-    Some(result.get_value().unchecked_into())
+#[wasm_bindgen]
+extern "C" {
+    /// What a body reader's `read()` resolves to.
+    #[wasm_bindgen(extends = Object)]
+    type ReadResult;
+    /// Its chunk, copied into wasm by the one call; `None` at the end of the body, where
+    /// `value` is `undefined`.
+    #[wasm_bindgen(method, getter, js_name = value)]
+    fn value_bytes(this: &ReadResult) -> Option<Vec<u8>>;
+}
+
+/// What a `read()` resolved to: the body's next chunk, or `None` at its end. One call, where
+/// `done`, `value`, its length and the copy took four (and `Reflect::get` a new JS string per
+/// key before that).
+pub(crate) fn read_chunk(result: &JsValue) -> Option<Vec<u8>> {
+    result.unchecked_ref::<ReadResult>().value_bytes()
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FetchTransport;
 
 pub struct FetchBody {
-    /// The body and the reader locking it, until it has been read to its end.
-    body: Option<(ReadableStream, ReadableStreamDefaultReader)>,
+    /// The response, until its body has been read to its end.
+    response: Option<web_sys::Response>,
+    /// The reader locking the body, once it is read chunk by chunk (a body read whole takes
+    /// one `arrayBuffer()` promise instead of a promise per chunk).
+    reader: Option<ReadableStreamDefaultReader>,
     /// Held for its `Drop` (and handed over with the stream in push mode).
-    #[cfg_attr(not(feature = "proxy"), allow(dead_code))]
     abort: AbortOnDrop,
+}
+
+impl FetchBody {
+    /// The body's reader, made on first use; `None` once the body has ended or if there is none.
+    fn reader(&mut self) -> Option<&ReadableStreamDefaultReader> {
+        if self.reader.is_none() {
+            let body: ReadableStream = self.response.as_ref()?.body()?;
+            self.reader = Some(body.get_reader().unchecked_into());
+        }
+        self.reader.as_ref()
+    }
+
+    /// The body was read to its end: the request is over.
+    fn ended(&mut self) {
+        self.response = None;
+        self.reader = None;
+        self.abort.disarm();
+    }
 }
 
 #[cfg(feature = "proxy")]
@@ -73,7 +104,7 @@ impl FetchBody {
     /// future per chunk, and the guard that aborts the request when dropped. `None` once it
     /// has ended.
     pub fn into_reader(mut self) -> Option<(ReadableStreamDefaultReader, AbortOnDrop)> {
-        let (_, reader) = self.body.take()?;
+        let reader = self.reader()?.clone();
         let abort = std::mem::replace(&mut self.abort, AbortOnDrop(None));
         Some((reader, abort))
     }
@@ -128,14 +159,14 @@ impl Transport for FetchTransport {
             })?
             .unchecked_into();
         let response_headers = read_headers(&response.headers());
-        let body = response.body().map(|body| {
-            let reader = body.get_reader().unchecked_into();
-            (body, reader)
-        });
         Ok(ResponseHead {
             status: response.status(),
             headers: response_headers,
-            body: FetchBody { body, abort },
+            body: FetchBody {
+                response: Some(response),
+                reader: None,
+                abort,
+            },
         })
     }
 }
@@ -164,18 +195,132 @@ fn read_headers(headers: &web_sys::Headers) -> Headers {
 
 impl ResponseBody for FetchBody {
     async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, Error> {
-        let Some((_, reader)) = &self.body else {
+        let Some(reader) = self.reader() else {
+            self.ended();
             return Ok(None);
         };
         let result = JsFuture::from(reader.read())
             .await
             .map_err(|e| network_error("the connection broke while reading the body", e))?;
-        match read_result(&result) {
-            Some(chunk) => Ok(Some(chunk.to_vec())),
+        match read_chunk(&result) {
+            Some(chunk) => Ok(Some(chunk)),
             None => {
-                self.body = None;
-                self.abort.disarm();
+                self.ended();
                 Ok(None)
+            }
+        }
+    }
+
+    async fn read_to_end(&mut self) -> Result<Vec<u8>, Error> {
+        let broke = |e| network_error("the connection broke while reading the body", e);
+        match (&self.response, &self.reader) {
+            // Whole, in one promise.
+            (Some(response), None) => {
+                let buffer = JsFuture::from(response.array_buffer().map_err(broke)?)
+                    .await
+                    .map_err(broke)?;
+                self.ended();
+                Ok(Uint8Array::new(&buffer).to_vec())
+            }
+            // What is left of a body read chunk by chunk so far.
+            (Some(_), Some(_)) => {
+                let mut all = Vec::new();
+                while let Some(chunk) = self.next_chunk().await? {
+                    all.extend_from_slice(&chunk);
+                }
+                Ok(all)
+            }
+            (None, _) => Ok(Vec::new()),
+        }
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `setTimeout(handler, ms, id)`: `handler` is called with `id`.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout_with_id(handler: &Function, ms: f64, id: u32) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+}
+
+/// A sleep's state once its timer is set: pending with the waker of its latest poll, or fired.
+enum TimerSlot {
+    Pending(Waker),
+    Fired,
+}
+
+thread_local! {
+    /// The pending sleeps' timers, by id.
+    static TIMERS: RefCell<IdMap<u32, TimerSlot>> = RefCell::new(IdMap::default());
+    static NEXT_TIMER: Cell<u32> = const { Cell::new(0) };
+    /// The one `setTimeout` handler of every sleep, given the sleep's id: a closure per sleep
+    /// (as gloo's timers made) costs a wasm-bindgen closure and a finalizer registration, and
+    /// the core sets a timer for each deadline of each call.
+    static ON_TIMER: Function = Closure::<dyn FnMut(u32)>::new(|id: u32| {
+        let fired = TIMERS.with(|timers| {
+            timers
+                .borrow_mut()
+                .get_mut(&id)
+                .map(|slot| std::mem::replace(slot, TimerSlot::Fired))
+        });
+        if let Some(TimerSlot::Pending(waker)) = fired {
+            waker.wake();
+        }
+    })
+    .into_js_value()
+    .unchecked_into();
+}
+
+/// `JsClock::sleep`: the timer is set when first polled, and cleared when dropped before it
+/// fired.
+struct Sleep {
+    ms: f64,
+    /// The timer's id and `setTimeout` handle, once set.
+    timer: Option<(u32, JsValue)>,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let Some((id, _)) = &self.timer else {
+            let id = NEXT_TIMER.with(|next| {
+                let id = next.get();
+                next.set(id.wrapping_add(1));
+                id
+            });
+            TIMERS.with(|t| {
+                t.borrow_mut()
+                    .insert(id, TimerSlot::Pending(cx.waker().clone()))
+            });
+            let handle = ON_TIMER.with(|on_timer| set_timeout_with_id(on_timer, self.ms, id));
+            self.timer = Some((id, handle));
+            return Poll::Pending;
+        };
+        let id = *id;
+        TIMERS.with(|timers| {
+            let mut timers = timers.borrow_mut();
+            match timers.get_mut(&id) {
+                Some(TimerSlot::Pending(waker)) => {
+                    waker.clone_from(cx.waker());
+                    Poll::Pending
+                }
+                _ => {
+                    timers.remove(&id);
+                    Poll::Ready(())
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((id, handle)) = self.timer.take() {
+            let slot = TIMERS.with(|t| t.borrow_mut().remove(&id));
+            if matches!(slot, Some(TimerSlot::Pending(_))) {
+                clear_timeout(&handle);
             }
         }
     }
@@ -189,9 +334,11 @@ impl Clock for JsClock {
         js_sys::Date::now() as u64
     }
 
-    async fn sleep(&self, ms: u64) {
-        // gloo's TimeoutFuture clears its timer when dropped.
-        gloo_timers::future::TimeoutFuture::new(ms.min(u32::MAX as u64) as u32).await
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()> {
+        Sleep {
+            ms: ms.min(u32::MAX as u64) as f64,
+            timer: None,
+        }
     }
 
     fn random_unit(&self) -> f64 {
