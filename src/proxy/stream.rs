@@ -502,7 +502,7 @@ pub async fn respond(
                     read_leftover(reader, abort).await;
                 }
             });
-            return Ok(Response::from_bytes(body)?.with_headers(headers));
+            return Ok(respond::bytes(200, body, headers));
         }
     };
     let body = IdentityTransformStream::new()?;
