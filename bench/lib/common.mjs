@@ -332,15 +332,15 @@ export function workerdBinary() {
  * stored on disk under `dir`), the floor ("floor") or the floor that handles every chunk in JS
  * ("floor-chunks", bench/floor-worker/chunks.js) on `port`, with `vars` as text bindings:
  * the runtime as a deployment runs it, without wrangler, miniflare's entry worker or an
- * inspector in front.
+ * inspector in front. `buildDir` is the llm-edge build to serve (another one for an A/B).
  */
-export function workerdConfig(kind, dir, port, vars) {
+export function workerdConfig(kind, dir, port, vars, buildDir = BUILD) {
   fs.mkdirSync(dir, { recursive: true });
   const text = Object.entries(vars).map(([k, v]) => `    (name = ${JSON.stringify(k)}, text = ${JSON.stringify(v)}),`).join("\n");
   const loopback = `(name = "loopback", network = (allow = ["local"]))`;
   let worker;
   if (kind === "llm-edge") {
-    for (const f of ["index.js", "index_bg.wasm"]) fs.copyFileSync(path.join(BUILD, f), path.join(dir, f));
+    for (const f of ["index.js", "index_bg.wasm"]) fs.copyFileSync(path.join(buildDir, f), path.join(dir, f));
     fs.mkdirSync(path.join(dir, "do-state"), { recursive: true });
     worker = `  modules = [
     (name = "index.js", esModule = embed "index.js"),
@@ -381,9 +381,9 @@ ${worker}
 }
 
 /** Starts workerd alone on a free port; resolves once `readyPath` answers 200. */
-export async function startWorkerd(procs, name, kind, dir, vars, { readyPath = "/health", timeoutMs = 30000 } = {}) {
+export async function startWorkerd(procs, name, kind, dir, vars, { readyPath = "/health", timeoutMs = 30000, buildDir = BUILD } = {}) {
   const port = await freePort();
-  const config = workerdConfig(kind, dir, port, vars);
+  const config = workerdConfig(kind, dir, port, vars, buildDir);
   const t0 = now();
   const entry = procs.start(name, workerdBinary(), ["serve", config], { cwd: dir });
   const url = `http://${HOST}:${port}`;

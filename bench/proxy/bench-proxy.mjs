@@ -20,6 +20,10 @@
 // Env knobs: ROUNDS [3] CELL_SECONDS [1] CONCS [1,16]
 //   TARGETS [direct,floor,llm-edge,floor-bare,llm-edge-bare,portkey,litellm]
 //   DEV_HOP [1] (also measure floor-dev/llm-edge-dev at c=1) QUICK=1 (1 round, 0.5 s cells)
+//   LLM_EDGE_BUILD_B [unset] a second Worker build dir (e.g. a copy of build/ before a change):
+//             adds the target llm-edge-b-bare (it in workerd alone) and its rows in the breakdown,
+//             so that two builds are compared in the same rounds
+//   BREAKDOWN_ONLY=1 skip the load cells and the probe: only the cost breakdown
 //   PEERS_DIR [~/.cache/llm-edge-bench/peers] (a writable copy of ../shared/peers with its .deps)
 //   OUT [bench/results/tmp/proxy.json]
 import { createRequire } from "node:module";
@@ -40,6 +44,8 @@ const CELL_MAX_REQ = Number(process.env.CELL_MAX_REQ || 20000);
 const CONCS = (process.env.CONCS || "1,16").split(",").map(Number);
 const WANTED = (process.env.TARGETS || "direct,floor,llm-edge,floor-bare,llm-edge-bare,portkey,litellm").split(",");
 const DEV_HOP = process.env.DEV_HOP !== "0";
+const BUILD_B = process.env.LLM_EDGE_BUILD_B ? path.resolve(process.env.LLM_EDGE_BUILD_B) : null;
+const BREAKDOWN_ONLY = process.env.BREAKDOWN_ONLY === "1";
 const PEERS_DIR = process.env.PEERS_DIR || path.join(os.homedir(), ".cache/llm-edge-bench/peers");
 const PEER_DEPS = process.env.BENCH_DEPS || path.join(PEERS_DIR, ".deps");
 const OUT = process.env.OUT || path.join(REPO, "bench/results/tmp/proxy.json");
@@ -76,7 +82,7 @@ function endpoint(target, mode, stream, probe = false) {
   const upstream = mode === "passthrough" ? "openai" : "anthropic";
   const model = probe ? PROBE_MODEL[upstream] : MODEL[upstream];
   const base = live[target].base;
-  const kind = target.replace(/-(dev|bare)$/, "");
+  const kind = target.replace(/-(dev|bare)$/, "").replace(/-b$/, "");
   if (kind === "direct" || kind === "floor") {
     return upstream === "openai"
       ? { base, path: "/v1/chat/completions", headers: { authorization: "Bearer sk-mock" }, body: openaiBody(model, stream), answers: "openai" }
@@ -236,12 +242,12 @@ async function startEdge() {
   return { startupMs: w.readyMs, idleKiB: rssKiB([w.workerPid]) };
 }
 
-async function startBare(kind) {
-  if (kind === "llm-edge" && !fs.existsSync(path.join(BUILD, "index_bg.wasm"))) throw new Error(`${BUILD} has no Worker`);
+async function startBare(kind, buildDir = BUILD, name = kind) {
+  if (kind === "llm-edge" && !fs.existsSync(path.join(buildDir, "index_bg.wasm"))) throw new Error(`${buildDir} has no Worker`);
   // wrangler.toml's development [vars] too, which wrangler dev would pass
   const vars = kind === "llm-edge" ? { ENVIRONMENT: "development", MAX_BODY_BYTES: "1048576", MAX_TOKENS_CAP: "4096", ...edgeVars() } : { UPSTREAM: mockBase };
-  const w = await startWorkerd(procs, `${kind}-bare`, kind, path.join(WORK, `${kind}-bare`), vars);
-  live[`${kind}-bare`] = { base: w.url, cpuPids: () => [w.pid], treePids: () => [w.pid] };
+  const w = await startWorkerd(procs, `${name}-bare`, kind, path.join(WORK, `${name}-bare`), vars, { buildDir });
+  live[`${name}-bare`] = { base: w.url, cpuPids: () => [w.pid], treePids: () => [w.pid] };
   return { startupMs: w.readyMs, idleKiB: rssKiB([w.pid]) };
 }
 
@@ -335,8 +341,10 @@ async function breakdown(rounds, budgetMs) {
   const edgeTarget = live["llm-edge-bare"] ? "llm-edge-bare" : "llm-edge";
   const floorTarget = live["floor-bare"] ? "floor-bare" : "floor";
   const edge = (name, method, path, body) => ({ name, target: edgeTarget, method, path, body, headers: { authorization: `Bearer ${CLIENT_TOKEN}` } });
+  // the same llm-edge rows on the second build, if any, interleaved with the first's
+  const withB = (rows) => rows.flatMap((r) => (r.target === edgeTarget && live["llm-edge-b-bare"] ? [r, { ...r, name: `${r.name} [B]`, target: "llm-edge-b-bare" }] : [r]));
   const floor = (name, model) => ({ name, target: floorTarget, method: "POST", path: "/v1/chat/completions", body: sse(model), headers: { authorization: "Bearer sk-mock" } });
-  const routes = [
+  const routes = withB([
     edge("llm-edge GET /health (no auth, no upstream)", "GET", "/health"),
     edge("llm-edge GET /v1/models (auth + config)", "GET", "/v1/models"),
     edge("llm-edge GET /v1/llm-edge/spend (auth + 1 Durable Object call)", "GET", "/v1/llm-edge/spend"),
@@ -348,7 +356,7 @@ async function breakdown(rounds, budgetMs) {
     floor("floor POST SSE chat, 200 chunks", SLOPE_MODEL.many),
     { ...floor("JS chunk-by-chunk Worker POST SSE chat, 1 chunk", SLOPE_MODEL.one), target: "floor-chunks" },
     { ...floor("JS chunk-by-chunk Worker POST SSE chat, 200 chunks", SLOPE_MODEL.many), target: "floor-chunks" },
-  ].filter((r) => live[r.target]);
+  ]).filter((r) => live[r.target]);
   const acc = routes.map(() => ({ p50: [], cpu: [] }));
   for (let round = 0; round < rounds; round++) {
     const order = routes.map((_, i) => i);
@@ -391,7 +399,8 @@ async function main() {
   };
   await startMock();
   const starters = { floor: startFloor, "llm-edge": startEdge, "floor-bare": () => startBare("floor"), "llm-edge-bare": () => startBare("llm-edge"), portkey: startPortkey, litellm: startLitellm };
-  for (const name of WANTED.filter((t) => t !== "direct")) {
+  if (BUILD_B) starters["llm-edge-b-bare"] = () => startBare("llm-edge", BUILD_B, "llm-edge-b");
+  for (const name of [...WANTED.filter((t) => t !== "direct"), ...(BUILD_B ? ["llm-edge-b-bare"] : [])]) {
     log(`starting ${name}`);
     try {
       const s = await starters[name]();
@@ -405,7 +414,7 @@ async function main() {
       delete live[`${name}-dev`];
     }
   }
-  const targets = ["direct", ...WANTED.filter((t) => t !== "direct")].filter((t) => live[t]);
+  const targets = ["direct", ...WANTED.filter((t) => t !== "direct"), ...(BUILD_B ? ["llm-edge-b-bare"] : [])].filter((t) => live[t]);
   const devTargets = DEV_HOP ? ["floor-dev", "llm-edge-dev"].filter((t) => live[t]) : [];
   // fidelity check + warm-up of every path
   for (const t of [...targets, ...devTargets]) {
@@ -417,7 +426,7 @@ async function main() {
     }
   }
   const cells = [];
-  for (const mode of ["passthrough", "translated"]) for (const stream of [false, true]) for (const conc of CONCS) cells.push({ mode, stream, conc });
+  if (!BREAKDOWN_ONLY) for (const mode of ["passthrough", "translated"]) for (const stream of [false, true]) for (const conc of CONCS) cells.push({ mode, stream, conc });
   for (const cell of cells) {
     const order = [...targets, ...(cell.conc === 1 && cell.mode === "passthrough" ? devTargets : [])];
     for (let round = 0; round < ROUNDS; round++) {
@@ -431,7 +440,7 @@ async function main() {
     }
   }
   // Streaming probe: 20 chunks 25 ms apart. A proxy that streams keeps ttfb near direct's.
-  for (const mode of ["passthrough", "translated"]) {
+  for (const mode of BREAKDOWN_ONLY ? [] : ["passthrough", "translated"]) {
     for (const target of targets) {
       const r = await runCell({ target, mode, stream: true, conc: 1, maxReq: 2, maxMs: 5000, probe: true });
       result.probe[`${target}/${mode}`] = { n: r.n, errors: r.errors, ttfb50: r.ttfb50, total50: r.p50, reads50: r.reads50, errSample: r.errSample };
@@ -440,6 +449,7 @@ async function main() {
   if (live["llm-edge"] || live["llm-edge-bare"]) {
     try {
       result.breakdown = await breakdown(ROUNDS, QUICK ? 250 : 600);
+      for (const b of result.breakdown) log(`breakdown: ${b.route.padEnd(72)} p50=${b.p50.toFixed(2)} ms cpu/req=${b.cpuMsPerReq.toFixed(3)} ms`);
     } catch (e) {
       result.breakdownError = String(e.message || e);
     }

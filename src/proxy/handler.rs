@@ -1,7 +1,6 @@
 //! Request handling: CORS, authentication, limits, then the call, answered in the route's own
 //! format. Bad input is always a 4xx in that format, never a 500.
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, Result, Stub};
@@ -26,7 +25,7 @@ use crate::core::model::{ResponseFormat, Usage};
 use crate::core::policy::{Attempt, AttemptOutcome};
 use crate::core::runtime::Clock;
 use crate::core::usage::{Cost, Fallback, Outcome, UsageRecord};
-use crate::web::JsClock;
+use crate::web::{IdMap, JsClock};
 
 /// How often an isolate reports what its open leases spent, so spend shows up soon.
 const FLUSH_INTERVAL_MS: u64 = 1_000;
@@ -36,7 +35,7 @@ const FLUSH_TIMER_MS: u64 = LEASE_WINDOW_MS + 2 * FLUSH_INTERVAL_MS;
 
 thread_local! {
     /// The isolate's leases, by client (see `core::gateway::limits`).
-    static LEASES: RefCell<HashMap<u64, LeaseHolder>> = RefCell::new(HashMap::new());
+    static LEASES: RefCell<IdMap<u64, LeaseHolder>> = RefCell::new(IdMap::default());
 }
 
 fn with_leases<T>(key: u64, f: impl FnOnce(&mut LeaseHolder) -> T) -> T {
@@ -472,10 +471,17 @@ pub fn tokens_of(usage: &Usage) -> u64 {
     usage.total_tokens().unwrap_or(0)
 }
 
-/// The structured log line of a call (its usage record), with no secret in it.
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    fn console_log(line: &str);
+}
+
+/// The structured log line of a call (its usage record), with no secret in it: one string
+/// handed to `console.log` as it was serialised.
 pub fn log_record(record: &UsageRecord) {
     if let Ok(line) = serde_json::to_string(record) {
-        worker::console_log!("{line}");
+        console_log(&line);
     }
 }
 
@@ -483,6 +489,18 @@ pub fn fallback_of(plan: &Plan, attempts: &[Attempt], target: Option<&str>) -> O
     let first = plan.model.qualified();
     let to = target?.to_string();
     (!attempts.is_empty() && to != first).then_some(Fallback { from: first, to })
+}
+
+/// Runs `task`, the work after a call (settling it), as far as it goes at once, and hands it to
+/// `waitUntil` only if it has to wait (a round trip to the limits store, the flush timer). A
+/// call settled under an open lease is then over without a promise, a task and a `waitUntil`.
+pub fn run_after_call(ctx: &Context, task: impl std::future::Future<Output = ()> + 'static) {
+    let mut task = Box::pin(task);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if task.as_mut().poll(&mut cx).is_pending() {
+        // Its task polls it again at once, and a future wakes the waker of its latest poll.
+        ctx.wait_until(task);
+    }
 }
 
 /// The client to use for an attempt with key `slot`, if the isolate has one.
@@ -627,7 +645,9 @@ async fn chat(
             let tokens = tokens_of(&response.usage) + attempts_tokens(&outcome.attempts);
             log_record(&record);
             let gw2 = gw.clone();
-            ctx.wait_until(async move { settlement.settle(&gw2, total, tokens, true).await });
+            run_after_call(&ctx, async move {
+                settlement.settle(&gw2, total, tokens, true).await
+            });
             respond::json(200, body, headers)
         }
         Err(error) => {
@@ -638,7 +658,7 @@ async fn chat(
             record.cost = Some(Cost::new(consumed, false));
             log_record(&record);
             let gw2 = gw.clone();
-            ctx.wait_until(async move {
+            run_after_call(&ctx, async move {
                 settlement
                     .settle(&gw2, consumed, tokens, consumed > 0 || tokens > 0)
                     .await

@@ -7,9 +7,16 @@ use crate::core::gateway::format::ApiFormat;
 
 pub fn json(status: u16, body: String, headers: Headers) -> Result<Response> {
     headers.set("content-type", "application/json")?;
-    Ok(Response::from_bytes(body.into_bytes())?
+    Ok(bytes(status, body.into_bytes(), headers))
+}
+
+/// A response with a whole body and these headers (`Response::from_bytes` would first set an
+/// `application/octet-stream` content type on headers that are then replaced).
+pub fn bytes(status: u16, body: Vec<u8>, headers: Headers) -> Response {
+    Response::builder()
         .with_status(status)
-        .with_headers(headers))
+        .with_headers(headers)
+        .fixed(body)
 }
 
 /// An error in the route's own format. Rate and budget refusals say when to come back, and

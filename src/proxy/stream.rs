@@ -13,12 +13,17 @@
 //! event, a `TransformStream` fed by `pipeTo` ~1.4x (bench/README.md). The
 //! writer's `closed` rejecting means the client went away; a rejected read, that the upstream
 //! broke. The call's deadlines run on one timer per deadline, not per chunk.
-use std::cell::RefCell;
+//!
+//! The callbacks are the isolate's, made once: each stream gets them bound to its id (a native
+//! `bind`, not five wasm-bindgen closures per stream), and one that fires after its stream is
+//! over (a `closed` or `cancel` settling late) finds nothing to do, where a dropped closure
+//! would throw an `Error` with its stack trace.
+use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use js_sys::{Function, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{
@@ -28,7 +33,8 @@ use worker::{Context, Headers, Response, ResponseBody, Result};
 
 use super::gateway::{CoreClient, Gateway};
 use super::handler::{
-    attempts_cost_pico, client_for, cost_pico, fallback_of, log_record, tokens_of, Settlement,
+    attempts_cost_pico, client_for, cost_pico, fallback_of, log_record, run_after_call, tokens_of,
+    Settlement,
 };
 use super::respond;
 use crate::core::client::{CallOptions, ChatStream};
@@ -41,7 +47,10 @@ use crate::core::model::Usage;
 use crate::core::policy::Attempt;
 use crate::core::runtime::with_deadline;
 use crate::core::usage::{Cost, Outcome, UsageRecord};
-use crate::web::{network_error, FetchBody, FetchTransport, JsClock};
+use crate::web::{
+    network_error, read_chunk, AbortOnDrop, FetchBody, FetchTransport, IdMap, JsClock,
+};
+use wasm_bindgen_futures::JsFuture;
 
 type CoreStream = ChatStream<FetchTransport, JsClock>;
 
@@ -63,6 +72,14 @@ extern "C" {
     type Thenable;
     #[wasm_bindgen(method, js_name = then)]
     fn then_with(this: &Thenable, resolved: &Function, rejected: &Function) -> Promise;
+
+    /// A function, for `bind` with a stream's id (js-sys's `bind1` is generic over its
+    /// argument types).
+    #[wasm_bindgen(extends = Function)]
+    type Bindable;
+    /// `f.bind(undefined, id)`: the isolate's callback `f` for the stream `id`.
+    #[wasm_bindgen(method, js_name = bind)]
+    fn bind_id(this: &Bindable, this_arg: &JsValue, id: u32) -> Function;
 }
 
 /// `promise.then(resolved, rejected)`.
@@ -84,7 +101,7 @@ struct Ending {
     first_content_ms: Option<u64>,
 }
 
-/// The read loop's callbacks, as JS functions (the closures behind them live in `Hooks`).
+/// The read loop's callbacks for one stream: the isolate's, bound to the stream's id.
 struct Callbacks {
     on_read: Function,
     on_read_error: Function,
@@ -107,6 +124,14 @@ struct Session {
     /// Wakes the task that settles the call once the stream has ended.
     waker: Option<Waker>,
     upstream: Option<ReadableStreamDefaultReader>,
+    /// Whether the upstream body was read to its end or cancelled (its fetch is then over,
+    /// with nothing left to abort).
+    upstream_released: bool,
+    /// Whether a read of the upstream is pending.
+    reading: bool,
+    /// The upstream of an answer that is complete, whose end is still to be read (see
+    /// `read_leftover`).
+    leftover: Option<ReadableStreamDefaultReader>,
     writer: Option<WritableStreamDefaultWriter>,
     callbacks: Option<Callbacks>,
 }
@@ -176,8 +201,9 @@ impl Session {
         self.stop();
     }
 
-    fn read_next(&self) {
+    fn read_next(&mut self) {
         if let (Some(upstream), Some(callbacks)) = (&self.upstream, &self.callbacks) {
+            self.reading = true;
             on_settled(
                 &upstream.read(),
                 &callbacks.on_read,
@@ -186,11 +212,22 @@ impl Session {
         }
     }
 
-    /// The stream has ended: the upstream is cancelled (a no-op once it has finished) and the
-    /// settlement woken.
+    /// The stream has ended: the upstream of a complete answer is left to `read_leftover`,
+    /// any other is cancelled (the client went away, the upstream broke or took too long),
+    /// and the settlement is woken.
     fn stop(&mut self) {
-        if let (Some(upstream), Some(callbacks)) = (self.upstream.take(), &self.callbacks) {
-            on_settled(&upstream.cancel(), &callbacks.ignore, &callbacks.ignore);
+        if let Some(upstream) = self.upstream.take() {
+            let complete = matches!(self.ended, Some((true, _)));
+            if self.upstream_released {
+                // read to its end: nothing to cancel
+            } else if complete && !self.reading {
+                self.leftover = Some(upstream);
+            } else {
+                if let Some(callbacks) = &self.callbacks {
+                    on_settled(&upstream.cancel(), &callbacks.ignore, &callbacks.ignore);
+                }
+                self.upstream_released = true;
+            }
         }
         self.writer = None;
         if let Some(waker) = self.waker.take() {
@@ -200,19 +237,23 @@ impl Session {
 
     /// A read resolved: the next chunk, or the end of the body.
     fn on_read(&mut self, result: &JsValue) {
+        self.reading = false;
         if self.ended.is_some() {
             return;
         }
-        let done = Reflect::get(result, &JsValue::from_str("done")).map_or(true, |v| v.is_truthy());
-        if done {
-            self.stream.push_end();
-            self.drain();
-            // The upstream closed without a terminal event and without an error: as when pulling.
-            self.end(true, Outcome::Ok);
-        } else if let Ok(chunk) = Reflect::get(result, &JsValue::from_str("value")) {
-            let bytes = chunk.unchecked_into::<Uint8Array>().to_vec();
-            self.stream.push_chunk(&bytes);
-            self.drain();
+        match read_chunk(result) {
+            Some(chunk) => {
+                self.stream.push_chunk(&chunk);
+                self.drain();
+            }
+            None => {
+                self.upstream_released = true;
+                self.stream.push_end();
+                self.drain();
+                // The upstream closed without a terminal event and without an error: as when
+                // pulling.
+                self.end(true, Outcome::Ok);
+            }
         }
         self.send();
     }
@@ -252,52 +293,91 @@ impl Session {
     }
 }
 
-/// The read loop's closures. They live until the stream has ended and its promises settled.
-struct Hooks {
-    _closures: Vec<Closure<dyn FnMut(JsValue)>>,
+/// The isolate's read-loop callbacks, each taking the stream's id first. Made once and kept for
+/// the isolate's life.
+struct LoopFunctions {
+    on_read: Function,
+    on_read_error: Function,
+    on_ready: Function,
+    on_closed_error: Function,
+    ignore: Function,
 }
 
-/// Starts the loop: the first chunk is written at once, then the upstream is read.
-fn start_loop(session: &Rc<RefCell<Session>>, writer: &WritableStreamDefaultWriter) -> Hooks {
-    let hook = |f: fn(&mut Session, JsValue)| {
-        let session = session.clone();
-        Closure::<dyn FnMut(JsValue)>::new(move |value: JsValue| {
-            f(&mut session.borrow_mut(), value)
-        })
-    };
-    let on_read = hook(|s, result| s.on_read(&result));
-    let on_read_error = hook(|s, reason| {
-        s.end_early(Some(network_error(
-            "the connection broke while reading the body",
-            reason,
-        )))
-    });
-    let on_ready = hook(|s, _| {
-        if s.ended.is_none() {
-            s.read_next();
+thread_local! {
+    /// The isolate's open streams, by id, for the callbacks.
+    static SESSIONS: RefCell<IdMap<u32, Rc<RefCell<Session>>>> = RefCell::new(IdMap::default());
+    static NEXT_ID: Cell<u32> = const { Cell::new(0) };
+    static LOOP_FUNCTIONS: LoopFunctions = LoopFunctions::new();
+}
+
+impl LoopFunctions {
+    fn new() -> Self {
+        // A callback that finds its stream gone does nothing.
+        let hook = |f: fn(&mut Session, JsValue)| {
+            Closure::<dyn FnMut(u32, JsValue)>::new(move |id: u32, value: JsValue| {
+                let session = SESSIONS.with(|s| s.borrow().get(&id).cloned());
+                if let Some(session) = session {
+                    f(&mut session.borrow_mut(), value)
+                }
+            })
+            .into_js_value()
+            .unchecked_into::<Function>()
+        };
+        LoopFunctions {
+            on_read: hook(|s, result| s.on_read(&result)),
+            on_read_error: hook(|s, reason| {
+                s.reading = false;
+                s.end_early(Some(network_error(
+                    "the connection broke while reading the body",
+                    reason,
+                )))
+            }),
+            on_ready: hook(|s, _| {
+                if s.ended.is_none() {
+                    s.read_next();
+                }
+            }),
+            on_closed_error: hook(|s, _| s.end_early(None)),
+            ignore: Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {})
+                .into_js_value()
+                .unchecked_into::<Function>(),
         }
+    }
+}
+
+/// Registers the stream and starts its loop: what was encoded so far is written at once, then
+/// the upstream is read. Returns the id to `unregister` once the call is over.
+fn start_loop(session: &Rc<RefCell<Session>>, writer: &WritableStreamDefaultWriter) -> u32 {
+    let id = NEXT_ID.with(|next| {
+        let id = next.get();
+        next.set(id.wrapping_add(1));
+        id
     });
-    let on_closed_error = hook(|s, _| s.end_early(None));
-    let ignore = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
-    let function = |c: &Closure<dyn FnMut(JsValue)>| c.as_ref().unchecked_ref::<Function>().clone();
-    {
-        let mut s = session.borrow_mut();
-        s.callbacks = Some(Callbacks {
-            on_read: function(&on_read),
-            on_read_error: function(&on_read_error),
-            on_ready: function(&on_ready),
-            ignore: function(&ignore),
-        });
-        on_settled(
-            &writer.closed(),
-            &function(&ignore),
-            &function(&on_closed_error),
-        );
-        s.send();
-    }
-    Hooks {
-        _closures: vec![on_read, on_read_error, on_ready, on_closed_error, ignore],
-    }
+    SESSIONS.with(|s| s.borrow_mut().insert(id, session.clone()));
+    let (callbacks, on_closed_error) = LOOP_FUNCTIONS.with(|f| {
+        let bound = |function: &Function| {
+            function
+                .unchecked_ref::<Bindable>()
+                .bind_id(&JsValue::UNDEFINED, id)
+        };
+        let callbacks = Callbacks {
+            on_read: bound(&f.on_read),
+            on_read_error: bound(&f.on_read_error),
+            on_ready: bound(&f.on_ready),
+            ignore: f.ignore.clone(),
+        };
+        (callbacks, bound(&f.on_closed_error))
+    });
+    let mut s = session.borrow_mut();
+    on_settled(&writer.closed(), &callbacks.ignore, &on_closed_error);
+    s.callbacks = Some(callbacks);
+    s.send();
+    id
+}
+
+/// The stream's call is over: callbacks that still fire for it find nothing.
+fn unregister(id: u32) {
+    SESSIONS.with(|s| s.borrow_mut().remove(&id));
 }
 
 /// Waits for the stream to end, enforcing the call's deadlines meanwhile (one timer per
@@ -369,7 +449,9 @@ pub async fn respond(
             record.cost = Some(Cost::new(consumed, false));
             log_record(&record);
             let gw2 = gw.clone();
-            ctx.wait_until(async move { settlement.settle(&gw2, consumed, 0, consumed > 0).await });
+            run_after_call(&ctx, async move {
+                settlement.settle(&gw2, consumed, 0, consumed > 0).await
+            });
             return respond::error(format, &error, headers);
         }
     };
@@ -398,22 +480,29 @@ pub async fn respond(
         ended: None,
         waker: None,
         upstream: None,
+        upstream_released: false,
+        reading: false,
+        leftover: None,
         writer: None,
         callbacks: None,
     };
     session.encode(&first);
     session.drain();
 
-    let (upstream, abort) = match upstream {
+    let (upstream, mut abort) = match upstream {
         Some(upstream) if session.ended.is_none() => upstream,
         // Everything is decoded already: a short answer, or one replayed from the cache.
-        // (Dropping the upstream, if any, aborts its fetch.)
-        _ => {
+        leftover => {
             session.end(true, Outcome::Ok);
             let body = std::mem::take(&mut session.out).into_bytes();
             let ending = session.take_ending();
-            ctx.wait_until(settle(gw, plan, settlement, record, ending));
-            return Ok(Response::from_bytes(body)?.with_headers(headers));
+            run_after_call(&ctx, async move {
+                settle(gw, plan, settlement, record, ending).await;
+                if let Some((reader, abort)) = leftover {
+                    read_leftover(reader, abort).await;
+                }
+            });
+            return Ok(respond::bytes(200, body, headers));
         }
     };
     let body = IdentityTransformStream::new()?;
@@ -421,18 +510,53 @@ pub async fn respond(
     session.upstream = Some(upstream);
     session.writer = Some(writer.clone());
     let session = Rc::new(RefCell::new(session));
-    let hooks = start_loop(&session, &writer);
+    let id = start_loop(&session, &writer);
     ctx.wait_until(async move {
         watch(&session).await;
-        // Aborting the fetch (a no-op once it has finished) ends a read still pending.
-        drop(abort);
-        let ending = session.borrow_mut().take_ending();
+        let (leftover, released, ending) = {
+            let mut s = session.borrow_mut();
+            (s.leftover.take(), s.upstream_released, s.take_ending())
+        };
         settle(gw, plan, settlement, record, ending).await;
-        // Promises of the loop may still settle (a write the client never took): keep their
-        // callbacks alive until the call is over, then release them.
-        drop(hooks);
+        match leftover {
+            Some(reader) => read_leftover(reader, abort).await,
+            // Read to its end or cancelled: nothing to abort. (Otherwise dropping the guard
+            // aborts the fetch, which ends a read still pending.)
+            None if released => abort.disarm(),
+            None => drop(abort),
+        }
+        unregister(id);
     });
     Ok(Response::from_body(ResponseBody::Stream(body.readable()))?.with_headers(headers))
+}
+
+/// How much of an upstream is read after its answer is complete before giving up on it.
+const LEFTOVER_LIMIT_BYTES: usize = 16 * 1024;
+const LEFTOVER_WAIT_MS: u64 = 1_000;
+
+/// Reads the rest of an upstream body whose answer is complete (usually only its end), so
+/// that workerd keeps the connection for the next call: a cancelled body closes it, and a new
+/// connection cost ~270 µs more CPU per call in a JS Worker reading the same stream. Past
+/// `LEFTOVER_LIMIT_BYTES` or `LEFTOVER_WAIT_MS`, dropping the guard aborts the fetch.
+async fn read_leftover(reader: ReadableStreamDefaultReader, mut abort: AbortOnDrop) {
+    let mut budget = LEFTOVER_LIMIT_BYTES;
+    let read_to_end = async {
+        loop {
+            match JsFuture::from(reader.read()).await {
+                Ok(result) => match read_chunk(&result) {
+                    None => return true,
+                    Some(chunk) if chunk.len() <= budget => budget -= chunk.len(),
+                    Some(_) => return false,
+                },
+                // The connection broke: the fetch is over.
+                Err(_) => return true,
+            }
+        }
+    };
+    let deadline = js_sys::Date::now() as u64 + LEFTOVER_WAIT_MS;
+    if with_deadline(&JsClock, Some(deadline), read_to_end).await == Some(true) {
+        abort.disarm();
+    }
 }
 
 /// Logs the call's record and settles it with the client's limits.
