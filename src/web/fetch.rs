@@ -336,7 +336,8 @@ impl Clock for JsClock {
 
     fn sleep(&self, ms: u64) -> impl Future<Output = ()> {
         Sleep {
-            ms: ms.min(u32::MAX as u64) as f64,
+            // Browsers and Node fire a timeout above 2^31 - 1 ms at once: cap it there (24.8 days).
+            ms: ms.min(i32::MAX as u64) as f64,
             timer: None,
         }
     }
