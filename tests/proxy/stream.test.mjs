@@ -18,6 +18,7 @@ const STREAM_CLIENTS = {
   "token-idle": client("idle"),
   "token-cancel": client("cancel"),
   "token-long": client("long"),
+  "token-incremental": client("incremental"),
 };
 
 let proxy;
@@ -168,6 +169,38 @@ test("a client that goes away mid-stream: the upstream is closed, the call logge
   const upstream = proxy.mock.requests({ model: "gpt-4o-mini" }).at(-1);
   await waitFor(() => upstream.outcome === "client-closed");
   assert.ok(upstream.chunksSent < 50, `the upstream stopped early (${upstream.chunksSent} chunks)`);
+});
+
+test("a stream is passed on as it arrives: the first text long before the last, in many reads", async () => {
+  for (const [model, upstream] of [[OPENAI, "gpt-4o-mini"], [ANTHROPIC, "claude-haiku-4-5"]]) {
+    // 20 pieces 50 ms apart: about a second of answer.
+    await script({ model: upstream }, { chunkDelayMs: 50, words: 20 });
+    const started = Date.now();
+    const res = await fetch(`${proxy.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer token-incremental" },
+      body: JSON.stringify({ model, messages: [{ role: "user", content: "Slowly" }], stream: true }),
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let text = "", firstContentMs = null, readsWithContent = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const piece = decoder.decode(value, { stream: true });
+      text += piece;
+      if (piece.includes('"content":"')) {
+        readsWithContent += 1;
+        firstContentMs ??= Date.now() - started;
+      }
+    }
+    const totalMs = Date.now() - started;
+    assert.match(text, /data: \[DONE\]/, model);
+    assert.ok(totalMs >= 900, `${model}: the answer took ${totalMs} ms`);
+    assert.ok(firstContentMs < totalMs / 3, `${model}: first text at ${firstContentMs} of ${totalMs} ms`);
+    assert.ok(readsWithContent >= 10, `${model}: text came in ${readsWithContent} reads`);
+  }
 });
 
 test("a long stream arrives intact through the official SDKs, passthrough and translated", async () => {
