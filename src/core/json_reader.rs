@@ -419,10 +419,34 @@ impl SeenFields {
     }
 }
 
-/// What the adapters' tests of their chunk readers share.
-#[cfg(test)]
+/// What the adapters' tests and fuzz hooks of their chunk readers share.
+#[cfg(any(test, fuzzing))]
 pub mod tests_support {
+    use std::fmt::Debug;
+
+    /// How serde reads `data` into `T`, as text to compare (`None` when it refuses it).
+    pub fn serde_reading<T: serde::de::DeserializeOwned + Debug>(data: &str) -> Option<String> {
+        serde_json::from_str::<T>(data)
+            .ok()
+            .map(|value| format!("{value:?}"))
+    }
+
+    /// Panics unless serde reads `data` into `T` as a fast reader did (when it read anything).
+    pub fn assert_reads_like_serde<T: serde::de::DeserializeOwned + Debug>(
+        data: &str,
+        fast: Option<impl Debug>,
+    ) {
+        if let Some(fast) = fast {
+            assert_eq!(
+                serde_reading::<T>(data),
+                Some(format!("{fast:?}")),
+                "on {data:?}"
+            );
+        }
+    }
+
     /// The `data:` payloads of every stream fixture of `provider` (tests/fixtures/<provider>).
+    #[cfg(test)]
     pub fn stream_fixture_data(provider: &str) -> Vec<String> {
         let dir = format!("{}/tests/fixtures/{provider}", env!("CARGO_MANIFEST_DIR"));
         let mut data = Vec::new();
@@ -445,6 +469,7 @@ pub mod tests_support {
     /// on `samples` and on mutations of them: whitespace added, every prefix, every byte
     /// replaced by a JSON delimiter, digit, letter, quote, backslash or control character.
     /// Returns how many of the unmutated samples `read` read.
+    #[cfg(test)]
     pub fn agrees_with_serde(
         samples: &[String],
         read: impl Fn(&str) -> Option<String>,

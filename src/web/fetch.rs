@@ -179,18 +179,16 @@ fn read_headers(headers: &web_sys::Headers) -> Headers {
         .and_then(|entries| JSON::stringify(&entries))
         .ok()
         .and_then(|json| json.as_string());
-    let pairs: Vec<(String, String)> = json
-        .and_then(|json| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
-        })
-        .into_iter()
-        .flatten()
-        .filter_map(|(name, value)| match value {
-            serde_json::Value::String(value) => Some((name, value)),
-            _ => None,
-        })
-        .collect();
-    pairs.into_iter().collect()
+    json.and_then(|json| {
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&json).ok()
+    })
+    .into_iter()
+    .flatten()
+    .filter_map(|(name, value)| match value {
+        serde_json::Value::String(value) => Some((name, value)),
+        _ => None,
+    })
+    .collect()
 }
 
 impl ResponseBody for FetchBody {

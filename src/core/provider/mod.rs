@@ -245,7 +245,7 @@ impl StreamParser {
 /// provider's serde-free chunk reader reads from `data`, serde must read to the same value.
 #[cfg(fuzzing)]
 pub fn check_chunk_readers(data: &str) {
-    openai::check_chunk_reader(data);
-    anthropic::check_chunk_reader(data);
-    gemini::check_chunk_reader(data);
+    openai::stream_chunk::check_against_serde(data);
+    anthropic::stream_chunk::check_against_serde(data);
+    gemini::stream_chunk::check_against_serde(data);
 }

@@ -15,7 +15,7 @@ pub mod encode;
 pub mod error;
 pub mod inbound;
 pub mod stream;
-mod stream_chunk;
+pub(super) mod stream_chunk;
 mod wire;
 
 /// The official endpoint, used when the configuration names no base URL.
@@ -37,8 +37,3 @@ pub const MAX_CACHE_BREAKPOINTS: usize = 4;
 
 /// The header carrying Anthropic's request id.
 pub(crate) const REQUEST_ID_HEADER: &str = "request-id";
-
-#[cfg(fuzzing)]
-pub(super) fn check_chunk_reader(data: &str) {
-    stream_chunk::check_against_serde(data);
-}

@@ -76,31 +76,31 @@ fn read_delta(reader: &mut JsonReader) -> Option<BlockDelta> {
     })
 }
 
-/// Panics if this reader reads `data` other than serde does (see `provider::check_chunk_readers`).
+/// Panics if this reader reads `data` other than serde does (the `stream_chunks` fuzz target).
 #[cfg(fuzzing)]
-pub(super) fn check_against_serde(data: &str) {
-    if let Some(fast) = read_block_delta(data) {
-        let serde =
-            serde_json::from_str::<super::wire::StreamPayload>(data).map(|v| format!("{v:?}"));
-        assert_eq!(serde.ok(), Some(format!("{fast:?}")), "on {data:?}");
-    }
+pub(in crate::core::provider) fn check_against_serde(data: &str) {
+    crate::core::json_reader::tests_support::assert_reads_like_serde::<super::wire::StreamPayload>(
+        data,
+        read_block_delta(data),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::read_block_delta;
-    use crate::core::json_reader::tests_support::{agrees_with_serde, stream_fixture_data};
+    use crate::core::json_reader::tests_support::{
+        agrees_with_serde, serde_reading, stream_fixture_data,
+    };
     use crate::core::provider::anthropic::wire::StreamPayload;
 
     #[test]
     fn agrees_with_serde_on_fixtures_and_their_mutations() {
         let read = |data: &str| read_block_delta(data).map(|p| format!("{p:?}"));
-        let serde = |data: &str| {
-            serde_json::from_str::<StreamPayload>(data)
-                .ok()
-                .map(|p| format!("{p:?}"))
-        };
-        let read_by_fast_path = agrees_with_serde(&stream_fixture_data("anthropic"), read, serde);
+        let read_by_fast_path = agrees_with_serde(
+            &stream_fixture_data("anthropic"),
+            read,
+            serde_reading::<StreamPayload>,
+        );
         assert!(read_by_fast_path > 10, "{read_by_fast_path}");
     }
 

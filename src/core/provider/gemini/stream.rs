@@ -38,9 +38,10 @@ impl StreamDecoder {
             return Ok(());
         }
         let after_terminal = self.finish_reason.is_some();
-        let read = read_chunk(&event.data)
-            .ok_or(())
-            .or_else(|()| serde_json::from_str::<GenerateContentResponse>(&event.data));
+        let read = match read_chunk(&event.data) {
+            Some(chunk) => Ok(chunk),
+            None => serde_json::from_str::<GenerateContentResponse>(&event.data),
+        };
         let chunk = match read {
             Ok(chunk) => chunk,
             Err(_) if after_terminal => return Ok(()),

@@ -152,31 +152,30 @@ fn read_usage(reader: &mut JsonReader) -> Option<UsageMetadata> {
     })
 }
 
-/// Panics if this reader reads `data` other than serde does (see `provider::check_chunk_readers`).
+/// Panics if this reader reads `data` other than serde does (the `stream_chunks` fuzz target).
 #[cfg(fuzzing)]
-pub(super) fn check_against_serde(data: &str) {
-    if let Some(fast) = read_chunk(data) {
-        let serde = serde_json::from_str::<super::wire::GenerateContentResponse>(data)
-            .map(|v| format!("{v:?}"));
-        assert_eq!(serde.ok(), Some(format!("{fast:?}")), "on {data:?}");
-    }
+pub(in crate::core::provider) fn check_against_serde(data: &str) {
+    crate::core::json_reader::tests_support::assert_reads_like_serde::<
+        super::wire::GenerateContentResponse,
+    >(data, read_chunk(data));
 }
 
 #[cfg(test)]
 mod tests {
     use super::read_chunk;
-    use crate::core::json_reader::tests_support::{agrees_with_serde, stream_fixture_data};
+    use crate::core::json_reader::tests_support::{
+        agrees_with_serde, serde_reading, stream_fixture_data,
+    };
     use crate::core::provider::gemini::wire::GenerateContentResponse;
 
     #[test]
     fn agrees_with_serde_on_fixtures_and_their_mutations() {
         let read = |data: &str| read_chunk(data).map(|c| format!("{c:?}"));
-        let serde = |data: &str| {
-            serde_json::from_str::<GenerateContentResponse>(data)
-                .ok()
-                .map(|c| format!("{c:?}"))
-        };
-        let read_by_fast_path = agrees_with_serde(&stream_fixture_data("gemini"), read, serde);
+        let read_by_fast_path = agrees_with_serde(
+            &stream_fixture_data("gemini"),
+            read,
+            serde_reading::<GenerateContentResponse>,
+        );
         assert!(read_by_fast_path > 10, "{read_by_fast_path}");
     }
 

@@ -6,10 +6,5 @@ pub mod encode;
 pub mod error;
 pub mod inbound;
 pub mod stream;
-mod stream_chunk;
+pub(super) mod stream_chunk;
 mod wire;
-
-#[cfg(fuzzing)]
-pub(super) fn check_chunk_reader(data: &str) {
-    stream_chunk::check_against_serde(data);
-}
